@@ -1,0 +1,85 @@
+"""API key services: create (shown once), verify, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from apps.accounts.models import ApiKey
+from apps.core.exceptions import InvalidInput
+
+KEY_PREFIX = "bk_"
+SCOPES = frozenset({"records:read", "records:write", "schema", "push:send"})
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """The identity of a request authenticated by an API key."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    is_authenticated: bool = True
+    is_superuser: bool = False
+    is_active: bool = True
+    pk: None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def apikey_create(
+    *, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the plaintext key, which is never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("A key needs a name of 1 to 100 characters.", param="name")
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown or not scopes:
+        raise InvalidInput(
+            f"Unknown or missing scopes {unknown}; choose from {sorted(SCOPES)}.",
+            param="scopes",
+        )
+    prefix = secrets.token_hex(6)
+    plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        key_hash=_hash(plaintext),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+    )
+    return key, plaintext
+
+
+def apikey_revoke(*, key_id: str) -> None:
+    ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def apikey_authenticate(plaintext: str) -> KeyPrincipal | None:
+    """Return the key's principal if the key is valid, unexpired and not revoked."""
+    if not plaintext.startswith(KEY_PREFIX):
+        return None
+    prefix = plaintext[len(KEY_PREFIX) :].split("_", 1)[0]
+    key = ApiKey.objects.filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(plaintext)):
+        return None
+    now = timezone.now()
+    if key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
+        return None
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return KeyPrincipal(key_id=key.pk, name=key.name, scopes=frozenset(key.scopes))

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from apps.collections.api import views
+
+urlpatterns = [
+    path("collections", views.CollectionListView.as_view(), name="collection-list"),
+    path("collections/<str:name>", views.CollectionDetailView.as_view(), name="collection-detail"),
+    path("collections/<str:name>/records", views.RecordListView.as_view(), name="record-list"),
+    path(
+        "collections/<str:name>/records/<str:record_id>",
+        views.RecordDetailView.as_view(),
+        name="record-detail",
+    ),
+    path("schema", views.SchemaExportView.as_view(), name="schema-export"),
+    path("schema/import", views.SchemaImportView.as_view(), name="schema-import"),
+]

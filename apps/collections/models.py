@@ -1,0 +1,74 @@
+"""Collection and field definitions: data from which real tables and models are derived."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from apps.core.ids import new_id
+
+RULE_ACTIONS = ("list", "view", "create", "update", "delete")
+
+
+class Collection(models.Model):
+    BASE = "base"
+    AUTH = "auth"
+    TYPES = [(BASE, "base"), (AUTH, "auth")]
+
+    id = models.CharField(primary_key=True, max_length=15, default=new_id, editable=False)
+    name = models.CharField(max_length=63)
+    name_key = models.CharField(max_length=63, unique=True)
+    type = models.CharField(max_length=10, choices=TYPES, default=BASE)
+    table = models.CharField(max_length=63, unique=True)
+    system = models.BooleanField(default=False)
+    rules = models.JSONField(default=dict)
+    indexes = models.JSONField(default=list)
+    schema_version = models.PositiveIntegerField(default=1)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "baas_collections"
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def table_for(collection_id: str) -> str:
+        return f"c_{collection_id}"
+
+
+class Field(models.Model):
+    id = models.CharField(primary_key=True, max_length=15, default=new_id, editable=False)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="field_set"
+    )
+    name = models.CharField(max_length=63)
+    name_key = models.CharField(max_length=63)
+    type = models.CharField(max_length=20)
+    required = models.BooleanField(default=False)
+    unique = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False)
+    rules = models.JSONField(default=dict)
+    options = models.JSONField(default=dict)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "baas_fields"
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "name_key"], name="field_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection_id}.{self.name}"
+
+    @property
+    def column(self) -> str:
+        return f"f_{self.id}"
+
+    @property
+    def attname(self) -> str:
+        return f"f_{self.id}"

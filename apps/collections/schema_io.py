@@ -1,0 +1,152 @@
+"""Schema export and import. A dry run is the real import, rolled back: same checks, no effect."""
+
+from __future__ import annotations
+
+from apps.collections import services
+from apps.collections.dynamic import ddl
+from apps.collections.models import Collection
+from apps.collections.names import name_key
+from apps.collections.representation import collection_names_by_id, collection_to_json
+from apps.collections.spec import CollectionSpec
+from apps.core.exceptions import ApiError, InvalidInput
+
+EXPORT_VERSION = 1
+MAX_COLLECTIONS = 500
+
+
+class _Rollback(Exception):
+    pass
+
+
+def schema_export() -> dict:
+    names = collection_names_by_id()
+    return {
+        "version": EXPORT_VERSION,
+        "collections": [collection_to_json(s, names) for s in services.list_specs()],
+    }
+
+
+def _match_fields(entry: dict, current: CollectionSpec) -> dict:
+    """Fields match by id when the id is known here, else by name (exports from elsewhere)."""
+    ids = {f.id for f in current.fields}
+    by_name = {name_key(f.name): f.id for f in current.fields}
+    fields = []
+    for item in entry.get("fields", []):
+        if not isinstance(item, dict):
+            fields.append(item)
+            continue
+        item = dict(item)
+        if item.get("id") not in ids:
+            item.pop("id", None)
+            name = item.get("name")
+            if isinstance(name, str) and name_key(name) in by_name:
+                item["id"] = by_name[name_key(name)]
+        fields.append(item)
+    data = {k: v for k, v in entry.items() if k in ("name", "rules", "indexes")}
+    if "fields" in entry:
+        data["fields"] = fields
+    return data
+
+
+def _diff(old: CollectionSpec | None, new: CollectionSpec) -> dict:
+    if old is None:
+        return {"collection": new.name, "action": "create", "fields": {"added": [f.name for f in new.fields]}}
+    old_fields = {f.id: f for f in old.fields}
+    new_ids = {f.id for f in new.fields}
+    fields = {
+        "added": [f.name for f in new.fields if f.id not in old_fields],
+        "removed": [f.name for f in old.fields if f.id not in new_ids],
+        "renamed": [
+            {"from": old_fields[f.id].name, "to": f.name}
+            for f in new.fields
+            if f.id in old_fields and old_fields[f.id].name != f.name
+        ],
+        "changed": [
+            f.name
+            for f in new.fields
+            if f.id in old_fields and old_fields[f.id].with_changes(name=f.name) != f
+        ],
+    }
+    result = {
+        "collection": new.name,
+        "action": "update",
+        "fields": {k: v for k, v in fields.items() if v},
+    }
+    if old.name != new.name:
+        result["renamed_from"] = old.name
+    if old.rules != new.rules:
+        result["rules_changed"] = True
+    added = [ix for ix in new.indexes if ix not in old.indexes]
+    removed = [ix for ix in old.indexes if ix not in new.indexes]
+    if added or removed:
+        result["indexes"] = {"added": len(added), "removed": len(removed)}
+    if not result["fields"] and len(result) == 3:
+        result["action"] = "unchanged"
+    return result
+
+
+def _entries(document) -> list[dict]:
+    if not isinstance(document, dict):
+        raise InvalidInput("The schema document must be a JSON object.", code="invalid_type")
+    entries = document.get("collections")
+    if not isinstance(entries, list) or len(entries) > MAX_COLLECTIONS:
+        raise InvalidInput(
+            f"`collections` must be a list of at most {MAX_COLLECTIONS} definitions.",
+            code="invalid",
+            param="collections",
+        )
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise InvalidInput("Each collection needs a name.", code="invalid", param=f"collections.{index}.name")
+    return entries
+
+
+def _existing(entry: dict) -> Collection | None:
+    if isinstance(entry.get("id"), str):
+        found = Collection.objects.filter(pk=entry["id"]).first()
+        if found is not None:
+            return found
+    return Collection.objects.filter(name_key=name_key(entry["name"])).first()
+
+
+def _prefixed(exc: ApiError, index: int) -> ApiError:
+    for item in exc.errors:
+        item.param = f"collections.{index}" + (f".{item.param}" if item.param else "")
+    return exc
+
+
+def schema_import(*, actor, document, dry_run: bool = False) -> dict:
+    """Create or update every listed collection in one transaction; others are untouched."""
+    services.require_schema_access(actor)
+    entries = _entries(document)
+    changes: list[dict] = []
+    try:
+        with ddl.schema_transaction():
+            # Pass 1: create new collections without relation fields, so relations between
+            # new collections (even cycles) can be added in pass 2.
+            plan: list[tuple[int, dict, CollectionSpec | None]] = []
+            for index, entry in enumerate(entries):
+                existing = _existing(entry)
+                before = services.get_spec(existing.name) if existing else None
+                if existing is None:
+                    plain = [f for f in entry.get("fields", []) if not (isinstance(f, dict) and f.get("type") == "relation")]
+                    try:
+                        services.collection_create(
+                            actor=actor,
+                            data={"name": entry["name"], "type": entry.get("type", "base"), "fields": [{k: v for k, v in f.items() if k != "id"} if isinstance(f, dict) else f for f in plain]},
+                        )
+                    except ApiError as exc:
+                        raise _prefixed(exc, index) from None
+                plan.append((index, entry, before))
+            for index, entry, before in plan:
+                current = services.get_spec(entry["name"]) if before is None else services.get_spec(before.name)
+                try:
+                    after = services.collection_update(actor=actor, name=current.name, data=_match_fields(entry, current))
+                except ApiError as exc:
+                    raise _prefixed(exc, index) from None
+                changes.append(_diff(before, after))
+            if dry_run:
+                raise _Rollback
+    except _Rollback:
+        pass
+    return {"dry_run": dry_run, "changes": changes}

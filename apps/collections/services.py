@@ -1,0 +1,171 @@
+"""Schema services: each is one transaction with the collection row locked (DESIGN.md 1, 4)."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError, IntegrityError, connection, transaction
+
+from apps.accounts.permissions import has_scope
+from apps.collections import schema_input
+from apps.collections.dynamic import cache, ddl
+from apps.collections.models import Collection, Field
+from apps.collections.names import name_key
+from apps.collections.spec import CollectionSpec
+from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+
+USERS_COLLECTION_ID = "users"
+
+
+def require_schema_access(actor) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Unauthenticated("Authentication required.")
+    if not has_scope(actor, "schema"):
+        raise Forbidden("Only superusers and API keys with the `schema` scope may do this.")
+
+
+def resolve_collection_ref(ref: str) -> str | None:
+    """A relation target given by name or id -> collection id."""
+    row = (
+        Collection.objects.filter(name_key=name_key(ref)).values_list("id", flat=True).first()
+        or Collection.objects.filter(pk=ref).values_list("id", flat=True).first()
+    )
+    return row
+
+
+def get_collection(name: str) -> Collection:
+    collection = Collection.objects.filter(name_key=name_key(name)).first() if isinstance(name, str) else None
+    if collection is None:
+        raise NotFound(f"No collection named {name!r}.", code="collection_not_found")
+    return collection
+
+
+def get_spec(name: str) -> CollectionSpec:
+    return cache.spec_for(get_collection(name))
+
+
+def list_specs() -> list[CollectionSpec]:
+    return [cache.spec_for(c) for c in Collection.objects.all()]
+
+
+def _lock(name: str) -> Collection:
+    """Lock the collection row; a concurrent schema change on it is a 409, not a wait."""
+    queryset = Collection.objects.filter(name_key=name_key(name))
+    try:
+        if connection.features.has_select_for_update_nowait:
+            collection = queryset.select_for_update(nowait=True).first()
+        else:
+            collection = queryset.first()  # SQLite: IMMEDIATE transactions serialise writers
+    except DatabaseError:
+        raise Conflict(
+            f"Collection {name!r} is being changed by another request; retry.",
+            code="schema_conflict",
+        ) from None
+    if collection is None:
+        raise NotFound(f"No collection named {name!r}.", code="collection_not_found")
+    return collection
+
+
+def _fresh_spec(collection: Collection) -> CollectionSpec:
+    return CollectionSpec.from_rows(collection, list(Field.objects.filter(collection=collection)))
+
+
+def _save_definition(spec: CollectionSpec, collection: Collection | None = None) -> Collection:
+    if collection is None:
+        collection = Collection(id=spec.id, table=spec.table, type=spec.type, system=spec.system)
+    collection.name = spec.name
+    collection.name_key = name_key(spec.name)
+    collection.rules = dict(spec.rules)
+    collection.indexes = [{"fields": list(ix.fields), "unique": ix.unique} for ix in spec.indexes]
+    collection.schema_version = spec.version
+    collection.save()
+    keep = [f.id for f in spec.fields]
+    Field.objects.filter(collection=collection).exclude(pk__in=keep).delete()
+    existing = set(Field.objects.filter(collection=collection).values_list("pk", flat=True))
+    for position, f in enumerate(spec.fields):
+        values = dict(
+            name=f.name, name_key=name_key(f.name), type=f.type, required=f.required,
+            unique=f.unique, hidden=f.hidden, rules=dict(f.rules), options=dict(f.options),
+            position=position,
+        )
+        if f.id in existing:
+            Field.objects.filter(pk=f.id).update(**values)
+        else:
+            Field.objects.create(id=f.id, collection=collection, **values)
+    return collection
+
+
+def _name_taken(spec: CollectionSpec) -> bool:
+    return Collection.objects.filter(name_key=name_key(spec.name)).exclude(pk=spec.id).exists()
+
+
+def _refuse_taken_name(spec: CollectionSpec) -> None:
+    if _name_taken(spec):
+        raise Conflict(f"A collection named {spec.name!r} already exists.", code="name_taken", param="name")
+
+
+def _ddl_failed(exc: Exception) -> InvalidInput | Conflict:
+    if isinstance(exc, IntegrityError):
+        return Conflict(
+            "The change conflicts with stored records (for example, duplicate values "
+            "for a new unique field or index).",
+            code="constraint_violation",
+        )
+    return InvalidInput("The database refused the schema change.", code="schema_change_failed")
+
+
+def collection_create(*, actor, data) -> CollectionSpec:
+    require_schema_access(actor)
+    spec = schema_input.parse_create(data, resolve_collection_ref)
+    try:
+        with ddl.schema_transaction():
+            _refuse_taken_name(spec)
+            collection = _save_definition(spec)
+            ddl.create_table(spec)
+    except IntegrityError:
+        raise Conflict(f"A collection named {spec.name!r} already exists.", code="name_taken", param="name") from None
+    return cache.spec_for(Collection.objects.get(pk=collection.pk))
+
+
+def collection_update(*, actor, name: str, data) -> CollectionSpec:
+    require_schema_access(actor)
+    try:
+        with ddl.schema_transaction():
+            collection = _lock(name)
+            current = _fresh_spec(collection)
+            new = schema_input.parse_update(current, data, resolve_collection_ref)
+            _refuse_taken_name(new)
+            ddl.apply_changes(current, new)
+            _save_definition(new, collection)
+    except (InvalidInput, Conflict, NotFound):
+        raise
+    except (IntegrityError, DatabaseError) as exc:
+        raise _ddl_failed(exc) from None
+    return cache.spec_for(Collection.objects.get(pk=collection.pk))
+
+
+def relations_into(collection_id: str) -> list[tuple[str, str]]:
+    """(collection name, field name) of every relation field that targets the collection."""
+    found = []
+    for field in Field.objects.filter(type="relation").select_related("collection"):
+        if field.options.get("collection") == collection_id and field.collection_id != collection_id:
+            found.append((field.collection.name, field.name))
+    return found
+
+
+def collection_delete(*, actor, name: str) -> None:
+    require_schema_access(actor)
+    with ddl.schema_transaction():
+        collection = _lock(name)
+        if collection.system:
+            raise InvalidInput(f"{collection.name!r} is a system collection and cannot be dropped.", code="system_collection")
+        users = relations_into(collection.id)
+        if users:
+            listed = ", ".join(f"{c}.{f}" for c, f in users)
+            raise Conflict(
+                f"Collection {collection.name!r} is the target of relation fields ({listed}); "
+                "remove them first.",
+                code="collection_in_use",
+            )
+        spec = _fresh_spec(collection)
+        ddl.drop_table(spec)
+        collection.delete()
+    transaction.on_commit(lambda: cache.forget(spec.id))

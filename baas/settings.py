@@ -1,0 +1,245 @@
+"""Django settings: one environment-driven configuration with embedded defaults (docs/configuration.md)."""
+
+from __future__ import annotations
+
+import sys
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from baas.config import (
+    PLACEHOLDER_SECRETS,
+    data_dir,
+    env,
+    env_bool,
+    env_int,
+    env_list,
+    generate_rsa_private_key,
+    generate_secret_key,
+    persistent_secret,
+)
+
+BAAS_ENV = env("ENV", "development")
+PRODUCTION = BAAS_ENV == "production"
+DATA_DIR = data_dir()
+TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+
+# --- secrets ------------------------------------------------------------------------
+SECRET_KEY = env("SECRET_KEY") or ""
+if PRODUCTION:
+    if SECRET_KEY.strip().lower() in PLACEHOLDER_SECRETS or len(SECRET_KEY) < 40:
+        raise ImproperlyConfigured(
+            "BAAS_SECRET_KEY must be set to a random value of at least 40 characters "
+            "when BAAS_ENV=production."
+        )
+elif not SECRET_KEY:
+    SECRET_KEY = persistent_secret("secret_key", generate_secret_key)
+
+JWT_PRIVATE_KEY = env("JWT_PRIVATE_KEY") or ""
+if not JWT_PRIVATE_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "BAAS_JWT_PRIVATE_KEY (an RSA private key in PEM) must be set when "
+            "BAAS_ENV=production."
+        )
+    JWT_PRIVATE_KEY = persistent_secret("jwt_private_key.pem", generate_rsa_private_key)
+
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- apps -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.headless",
+    "apps.core",
+    "apps.accounts",
+    "apps.collections",
+    "admin_ui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "apps.core.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "baas.urls"
+WSGI_APPLICATION = "baas.wsgi.application"
+ASGI_APPLICATION = "baas.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# --- database -------------------------------------------------------------------------
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})
+        if env_bool("DB_POOL", True):
+            DATABASES["default"]["OPTIONS"]["pool"] = {
+                "min_size": env_int("DB_POOL_MIN", 1),
+                "max_size": env_int("DB_POOL_MAX", 10),
+                "timeout": 10,
+            }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "data.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA temp_store=MEMORY;"
+                    "PRAGMA cache_size=-16000;"
+                    "PRAGMA journal_size_limit=200000000;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache, channel layer, broker -----------------------------------------------------
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = env("BROKER_URL") or REDIS_URL or (
+    f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}"
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# --- auth ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env("EMAIL_VERIFICATION", "none")
+HEADLESS_ONLY = True
+HEADLESS_CLIENTS = ("app",)
+HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"
+HEADLESS_JWT_PRIVATE_KEY = JWT_PRIVATE_KEY
+HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN = min(env_int("JWT_ACCESS_TTL", 900), 900)
+HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN = env_int("JWT_REFRESH_TTL", 30 * 86400)
+HEADLESS_JWT_ROTATE_REFRESH_TOKEN = True
+HEADLESS_SERVE_SPECIFICATION = False
+
+# --- REST -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.IsSuperuserOrKey"],
+    "DEFAULT_RENDERER_CLASSES": ["apps.core.renderers.FastJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "apps.core.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BaaS API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.collections.api.openapi.add_collection_paths",
+    ],
+}
+
+# --- limits, security -------------------------------------------------------------------
+BAAS_MAX_BODY_SIZE = env_int("MAX_BODY_SIZE", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = BAAS_MAX_BODY_SIZE
+BAAS_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- i18n, static ----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,29 @@
+"""URL map: /api/v1 (records, schema, auth), operations, console."""
+
+from allauth.headless.constants import Client
+from allauth.headless.urls import build_urlpatterns
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from admin_ui.views import console_home
+from apps.core import views as core_views
+
+# allauth's headless API for the `app` client, served under /api/v1 (API.md).
+auth_patterns = [
+    path("", include((build_urlpatterns(Client.APP), "headless"), namespace="app")),
+]
+
+urlpatterns = [
+    path("healthz", core_views.healthz),
+    path("readyz", core_views.readyz),
+    path("api/", include((auth_patterns, "headless"), namespace="headless")),
+    path("api/v1/", include("apps.collections.api.urls")),
+    path("api/v1/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("console/", console_home, name="console"),
+]
+
+handler400 = "apps.core.errors.handler400"
+handler403 = "apps.core.errors.handler403"
+handler404 = "apps.core.errors.handler404"
+handler500 = "apps.core.errors.handler500"
