@@ -12,7 +12,7 @@ from apps.collections.names import name_key
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
-USERS_COLLECTION_ID = "users"
+from apps.collections.bootstrap import USERS_ID as USERS_COLLECTION_ID  # noqa: E402,F401
 
 
 def require_schema_access(actor) -> None:

@@ -2,27 +2,15 @@
 
 from django.db import migrations
 
-OWN = "id = @request.auth.id"
+from apps.collections.bootstrap import USERS_ID, ensure_users_collection
 
 
 def create_users_collection(apps, schema_editor):
-    Collection = apps.get_model("baas_collections", "Collection")
-    Collection.objects.get_or_create(
-        id="users",
-        defaults={
-            "name": "users",
-            "name_key": "users",
-            "type": "auth",
-            "table": "baas_users",
-            "system": True,
-            "rules": {"list": OWN, "view": OWN, "create": None, "update": OWN, "delete": None},
-            "indexes": [],
-        },
-    )
+    ensure_users_collection(apps.get_model("baas_collections", "Collection"))
 
 
 def drop_users_collection(apps, schema_editor):
-    apps.get_model("baas_collections", "Collection").objects.filter(id="users").delete()
+    apps.get_model("baas_collections", "Collection").objects.filter(id=USERS_ID).delete()
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,303 @@
+"""The `baas` command: serve (everything in one process tree), the production parts, admin tasks.
+
+Anything it does not know is handed to Django's manage.py (`baas shell`, `baas check --deploy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+
+STOP_TIMEOUT = 8.0
+PR_SET_PDEATHSIG = 1
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+    import django
+
+    django.setup()
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if the supervisor dies, so nothing is ever orphaned (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(argv, preexec_fn=_die_with_parent)
+
+
+def _stop_all(children: dict[str, subprocess.Popen]) -> None:
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for proc in children.values():
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _supervise(children: dict[str, subprocess.Popen]) -> int:
+    """Wait until a signal arrives or a child dies; then stop every child."""
+    stopping = {"signal": None}
+
+    def on_signal(signum, frame):
+        stopping["signal"] = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    exit_code = 0
+    while stopping["signal"] is None:
+        for name, proc in children.items():
+            code = proc.poll()
+            if code is not None:
+                print(f"baas: {name} exited with code {code}; stopping.", file=sys.stderr)
+                stopping["signal"] = "child"
+                exit_code = code or 1
+                break
+        time.sleep(0.2)
+    _stop_all(children)
+    return exit_code
+
+
+def _worker_argv(concurrency: int, pool: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "baas", "--quiet", "worker",
+        "--pool", pool, "--concurrency", str(concurrency), "--loglevel", "WARNING",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]
+
+
+def _beat_argv() -> list[str]:
+    from django.conf import settings
+
+    return [
+        sys.executable, "-m", "celery", "-A", "baas", "--quiet", "beat",
+        "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME, "--loglevel", "WARNING",
+    ]
+
+
+def _asgi_argv(host: str, port: int, workers: int = 1) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "baas.asgi:application",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--lifespan", "off", "--timeout-graceful-shutdown", "5",
+    ]
+
+
+def _migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def cmd_serve(args) -> int:
+    _setup_django()
+    from django.conf import settings
+
+    from apps.accounts.models import User
+
+    _migrate()
+    url = f"http://{args.host}:{args.port}"
+    print(f"BaaS is running at {url}")
+    print(f"  API {url}/api/v1   docs {url}/api/docs   console {url}/console/")
+    print(f"  data directory {settings.DATA_DIR}")
+    if not User.objects.filter(is_superuser=True).exists():
+        print("No superuser yet. Create one (in another terminal) with:")
+        print("  baas createsuperuser --email you@example.com --password 'a long password'")
+    print("Press Ctrl-C to stop.", flush=True)
+    from django.db import connections
+
+    connections.close_all()
+    children = {"web": _spawn("web", _asgi_argv(args.host, args.port))}
+    if not args.no_worker:
+        children["worker"] = _spawn("worker", _worker_argv(1, "threads"))
+        children["beat"] = _spawn("beat", _beat_argv())
+    return _supervise(children)
+
+
+def cmd_web(args) -> int:
+    """REST API on WSGI workers (production)."""
+    _setup_django()
+    argv = [
+        sys.executable, "-m", "gunicorn", "baas.wsgi:application",
+        "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--threads", str(args.threads), "--worker-class", "gthread",
+        "--graceful-timeout", "5", "--access-logfile", "-" if args.access_log else "/dev/null",
+    ]
+    return _supervise({"web": _spawn("web", argv)})
+
+
+def cmd_realtime(args) -> int:
+    """WebSocket/SSE process (production): the ASGI application."""
+    _setup_django()
+    return _supervise({"realtime": _spawn("realtime", _asgi_argv(args.host, args.port, args.workers))})
+
+
+def cmd_worker(args) -> int:
+    _setup_django()
+    return _supervise({"worker": _spawn("worker", _worker_argv(args.concurrency, args.pool))})
+
+
+def cmd_beat(args) -> int:
+    _setup_django()
+    return _supervise({"beat": _spawn("beat", _beat_argv())})
+
+
+def cmd_migrate(args) -> int:
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1)
+    return 0
+
+
+def cmd_createsuperuser(args) -> int:
+    _setup_django()
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from apps.accounts.models import User
+
+    _migrate()
+    email = args.email or input("Email: ").strip()
+    password = args.password or getpass.getpass("Password: ")
+    try:
+        validate_email(email)
+        validate_password(password)
+    except ValidationError as exc:
+        print("baas: " + " ".join(exc.messages), file=sys.stderr)
+        return 2
+    if User.objects.filter(email=email.lower()).exists():
+        user = User.objects.get(email=email.lower())
+        if user.is_superuser and user.check_password(password):
+            print(f"Superuser {email} already exists.")
+            return 0
+        print(f"baas: a user with email {email} already exists.", file=sys.stderr)
+        return 1
+    User.objects.create_superuser(email=email, password=password)
+    print(f"Superuser {email} created.")
+    return 0
+
+
+def cmd_apikey(args) -> int:
+    _setup_django()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.accounts.apikeys import apikey_create, apikey_revoke
+    from apps.accounts.models import ApiKey
+    from apps.core.exceptions import ApiError
+
+    _migrate()
+    if args.action == "create":
+        expires = timezone.now() + timedelta(days=args.expires_days) if args.expires_days else None
+        scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
+        try:
+            key, plaintext = apikey_create(name=args.name or "", scopes=scopes, expires_at=expires)
+        except ApiError as exc:
+            print(f"baas: {exc}", file=sys.stderr)
+            return 2
+        print(f"API key {key.name!r} (id {key.pk}, scopes {','.join(key.scopes)}).")
+        print("Store it now; it is not shown again:")
+        print(plaintext)
+        return 0
+    if args.action == "list":
+        for key in ApiKey.objects.order_by("created"):
+            state = "revoked" if key.revoked_at else "active"
+            print(f"{key.pk}  {key.name}  {','.join(key.scopes)}  {state}  last used {key.last_used_at or '-'}")
+        return 0
+    if args.action == "revoke":
+        if not ApiKey.objects.filter(pk=args.id).exists():
+            print(f"baas: no API key {args.id}", file=sys.stderr)
+            return 1
+        apikey_revoke(key_id=args.id)
+        print(f"API key {args.id} revoked.")
+        return 0
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baas", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run everything on the embedded default")
+    serve.add_argument("--host", default=os.environ.get("BAAS_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("BAAS_PORT", "8000")))
+    serve.add_argument("--no-worker", action="store_true", help="do not start the embedded worker and beat")
+    serve.set_defaults(func=cmd_serve)
+
+    web = sub.add_parser("web", help="REST API on gunicorn WSGI workers")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--workers", type=int, default=int(os.environ.get("BAAS_WEB_WORKERS", "2")))
+    web.add_argument("--threads", type=int, default=int(os.environ.get("BAAS_WEB_THREADS", "4")))
+    web.add_argument("--access-log", action="store_true")
+    web.set_defaults(func=cmd_web)
+
+    realtime = sub.add_parser("realtime", help="realtime (ASGI) process")
+    realtime.add_argument("--host", default="0.0.0.0")
+    realtime.add_argument("--port", type=int, default=8001)
+    realtime.add_argument("--workers", type=int, default=1)
+    realtime.set_defaults(func=cmd_realtime)
+
+    worker = sub.add_parser("worker", help="Celery worker")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--pool", default="prefork")
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("beat", help="Celery beat (run exactly one)").set_defaults(func=cmd_beat)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    su = sub.add_parser("createsuperuser", help="create a superuser")
+    su.add_argument("--email")
+    su.add_argument("--password")
+    su.set_defaults(func=cmd_createsuperuser)
+
+    key = sub.add_parser("apikey", help="create, list or revoke API keys")
+    key.add_argument("action", choices=["create", "list", "revoke"])
+    key.add_argument("id", nargs="?", help="key id (revoke)")
+    key.add_argument("--name")
+    key.add_argument("--scopes", help="comma-separated: records:read,records:write,schema,push:send")
+    key.add_argument("--expires-days", type=int)
+    key.set_defaults(func=cmd_apikey)
+    return parser
+
+
+KNOWN = {"serve", "web", "realtime", "worker", "beat", "migrate", "createsuperuser", "apikey"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in KNOWN and not argv[0].startswith("-"):
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["baas", *argv])
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
