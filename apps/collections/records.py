@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 import orjson
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, connection, models, transaction
+from django.db import (
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    connection,
+    models,
+    transaction,
+)
 from django.utils import timezone
 
 from apps.collections.access import check_action
@@ -114,10 +122,31 @@ def _fetch(model, spec: CollectionSpec, pk: str, *, lock: bool = False) -> dict:
     return row
 
 
+def retry_on_schema_race(service):
+    """Run a record service again if its schema changed under it.
+
+    Another process may commit a schema change between this request reading the collection
+    definition and running its query (a dropped or retyped column); the second attempt
+    reads the new definition. A second failure is a real error.
+    """
+
+    @functools.wraps(service)
+    def wrapper(**kwargs):
+        try:
+            return service(**kwargs)
+        except (ProgrammingError, OperationalError):
+            if connection.in_atomic_block:
+                raise
+            return service(**kwargs)
+
+    return wrapper
+
+
 def _integrity_conflict() -> Conflict:
     return Conflict("The record conflicts with another record (a unique value).", code="unique_violation")
 
 
+@retry_on_schema_race
 def record_create(*, actor, collection: str, data) -> dict:
     spec = get_spec(collection)
     check_action(actor, spec, "create")
@@ -142,6 +171,7 @@ def record_create(*, actor, collection: str, data) -> dict:
     return _render_rows(model, spec, [row])[0]
 
 
+@retry_on_schema_race
 def record_get(*, actor, collection: str, record_id: str) -> dict:
     spec = get_spec(collection)
     check_action(actor, spec, "view")
@@ -149,6 +179,7 @@ def record_get(*, actor, collection: str, record_id: str) -> dict:
     return _render_rows(model, spec, [_fetch(model, spec, record_id)])[0]
 
 
+@retry_on_schema_race
 def record_update(*, actor, collection: str, record_id: str, data) -> dict:
     spec = get_spec(collection)
     check_action(actor, spec, "update")
@@ -219,6 +250,7 @@ def _delete_cascade(spec: CollectionSpec, pks: list[str], seen: set[tuple[str, s
         model.objects.filter(pk__in=pks)._raw_delete(model.objects.db)
 
 
+@retry_on_schema_race
 def record_delete(*, actor, collection: str, record_id: str) -> None:
     spec = get_spec(collection)
     check_action(actor, spec, "delete")
@@ -260,6 +292,7 @@ def decode_cursor(cursor: str):
         raise InvalidInput("The cursor is not valid.", code="invalid_cursor", param="cursor") from None
 
 
+@retry_on_schema_race
 def record_list(*, actor, collection: str, params) -> dict:
     """Newest first, keyset-paginated on (created, id); offset pages with `page`."""
     spec = get_spec(collection)

@@ -23,3 +23,46 @@ class BodySizeLimitMiddleware:
             if size > settings.BAAS_MAX_BODY_SIZE:
                 return json_error(413, "too_large", "The request body is too large.")
         return self.get_response(request)
+
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+class ErrorEnvelopeMiddleware:
+    """Errors under /api/ that a component returned without a JSON body get the envelope.
+
+    Our own views already answer in the envelope; this covers third-party views (allauth
+    answers malformed JSON with an empty 400) and Django's own early refusals.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+            and not getattr(response, "streaming", False)
+        ):
+            status = response.status_code
+            code = ERROR_CODES.get(status, "server_error" if status >= 500 else "error")
+            message = "Internal server error." if status >= 500 else "The request was refused."
+            if status == 400:
+                message = "The request is malformed (for example, the body is not valid JSON)."
+            replacement = json_error(status, code, message)
+            for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+                if header in response:
+                    replacement[header] = response[header]
+            return replacement
+        return response
