@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from django.conf import settings
 
 from apps.core.errors import json_error
@@ -52,17 +53,28 @@ class ErrorEnvelopeMiddleware:
         if (
             response.status_code >= 400
             and request.path.startswith("/api/")
-            and not response.get("Content-Type", "").startswith("application/json")
             and not getattr(response, "streaming", False)
+            and not self._has_envelope(response)
         ):
             status = response.status_code
             code = ERROR_CODES.get(status, "server_error" if status >= 500 else "error")
             message = "Internal server error." if status >= 500 else "The request was refused."
             if status == 400:
-                message = "The request is malformed (for example, the body is not valid JSON)."
+                message = "The request is malformed or invalid."
             replacement = json_error(status, code, message)
             for header in ("Retry-After", "WWW-Authenticate", "Allow"):
                 if header in response:
                     replacement[header] = response[header]
             return replacement
         return response
+
+    @staticmethod
+    def _has_envelope(response) -> bool:
+        if not response.get("Content-Type", "").startswith("application/json"):
+            return False
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return False
+        errors = body.get("errors") if isinstance(body, dict) else None
+        return bool(errors) and isinstance(errors, list)

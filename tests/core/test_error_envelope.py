@@ -37,3 +37,14 @@ def test_error_bodies_never_carry_tracebacks_or_sql(admin):
     assert response.status_code == 400
     text = response.content.decode()
     assert "Traceback" not in text and "SELECT" not in text
+
+
+@pytest.mark.django_db
+def test_auth_errors_without_an_errors_list_get_one():
+    response = Client().post(
+        "/api/v1/tokens/refresh", data={"refresh_token": "garbage"}, content_type="application/json"
+    )
+    assert 400 <= response.status_code < 500
+    body = response.json()
+    assert body["status"] == response.status_code
+    assert body["errors"] and body["errors"][0]["code"]

@@ -1,0 +1,248 @@
+// Types for @baas/client (hand-written; the package ships plain ESM JavaScript).
+
+/** One entry of the error envelope `{"status": 400, "errors": [...]}`. */
+export interface ErrorItem {
+  /** Stable machine-readable code, e.g. `"invalid"`, `"not_found"`, `"unique_violation"`. */
+  code: string;
+  /** Human-readable message. */
+  message: string;
+  /** The offending field or query parameter, when there is one. */
+  param?: string;
+}
+
+/**
+ * An error answered by the server (`status` >= 400), or a request that got no answer
+ * (`status` 0: code `network_error`, or `no_refresh_token`). `code`, `message` and `param`
+ * are those of the first item of `errors`.
+ */
+export class BaasError extends Error {
+  constructor(
+    status: number,
+    errors?: ErrorItem[],
+    options?: { body?: unknown; headers?: Record<string, string>; cause?: unknown },
+  );
+  readonly name: 'BaasError';
+  readonly status: number;
+  readonly errors: ErrorItem[];
+  readonly code: string;
+  readonly param: string | undefined;
+  /** The decoded response body, if any. */
+  readonly body: unknown;
+  /** Response headers (lower-case names), e.g. `retry-after`. */
+  readonly headers: Record<string, string>;
+}
+
+/** The access/refresh token pair of a logged-in app user. */
+export interface Tokens {
+  accessToken: string | null;
+  refreshToken: string | null;
+}
+
+/**
+ * Where tokens are persisted: `localStorage`, React Native's `AsyncStorage`, or anything
+ * with the same three methods (sync or async).
+ */
+export interface TokenStorage {
+  getItem(key: string): string | null | Promise<string | null>;
+  setItem(key: string, value: string): void | Promise<void>;
+  removeItem(key: string): void | Promise<void>;
+}
+
+export interface ClientOptions {
+  /** The server's origin, e.g. `https://api.example.com` (`/api/v1` is added if missing). */
+  baseUrl: string;
+  /** An app user's access token. */
+  token?: string | null;
+  /** The refresh token that goes with `token`. */
+  refreshToken?: string | null;
+  /** A server-side API key (`bk_...`). Never ship one in an app. */
+  apiKey?: string | null;
+  /** Persist tokens here; read once before the first request unless tokens were given. */
+  storage?: TokenStorage | null;
+  /** The key under which tokens are stored. Default `"baas.auth"`. */
+  storageKey?: string;
+  /** Called whenever the tokens change (login, refresh, clear). */
+  onTokens?: ((tokens: Tokens) => void) | null;
+  /** A fetch implementation; default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+}
+
+export interface RequestOptions {
+  /** Query parameters; `undefined` and `null` values are left out. */
+  query?: Record<string, string | number | boolean | null | undefined>;
+  /** A JSON body. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Send the stored credential (and refresh on 401). Default true. */
+  authenticate?: boolean;
+}
+
+/** The user object allauth returns on login. */
+export interface User {
+  id?: string | number;
+  email?: string;
+  display?: string;
+  has_usable_password?: boolean;
+  [key: string]: unknown;
+}
+
+/** System fields every record has. */
+export interface SystemFields {
+  id: string;
+  /** RFC 3339, UTC, millisecond precision. */
+  created: string;
+  updated: string;
+}
+
+export type BaasRecord<T extends object = Record<string, unknown>> = T & SystemFields;
+
+export interface ListOptions {
+  /** Page size: server default 50, at most 500. */
+  limit?: number;
+  /** The previous page's `next_cursor` (keyset paging). */
+  cursor?: string;
+  /** A 1-based page number (offset paging); not together with `cursor`. */
+  page?: number;
+  /** Add `total` to the answer (it costs a COUNT on the server). */
+  count?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface IterateOptions {
+  /** Page size of each request. */
+  limit?: number;
+  /** Start after this cursor. */
+  cursor?: string;
+  signal?: AbortSignal;
+}
+
+export interface ListResult<T extends object = Record<string, unknown>> {
+  items: BaasRecord<T>[];
+  /** Pass as `cursor` to get the next page; `null` on the last page. */
+  next_cursor: string | null;
+  /** Present when `count: true` was asked for. */
+  total?: number;
+}
+
+export class RecordCollection<T extends object = Record<string, unknown>> {
+  readonly name: string;
+  list(options?: ListOptions): Promise<ListResult<T>>;
+  /** Every record, fetching page after page by cursor: `for await (const r of ...)`. */
+  iterate(options?: IterateOptions): AsyncGenerator<BaasRecord<T>, void, undefined>;
+  get(id: string): Promise<BaasRecord<T>>;
+  create(data: Partial<T> & Record<string, unknown>): Promise<BaasRecord<T>>;
+  update(id: string, data: Partial<T> & Record<string, unknown>): Promise<BaasRecord<T>>;
+  delete(id: string): Promise<void>;
+}
+
+export type FieldType =
+  | 'text' | 'number' | 'bool' | 'email' | 'url' | 'date' | 'select' | 'json'
+  | 'relation' | 'file' | 'geo'
+  | (string & {});
+
+/** `null`: superusers only; `""`: everyone; otherwise a filter expression. */
+export type Rule = string | null;
+
+export interface FieldInput {
+  /** Keep a field's id in a PATCH to keep (or rename) it; omit it to add a field. */
+  id?: string;
+  name: string;
+  type: FieldType;
+  required?: boolean;
+  unique?: boolean;
+  hidden?: boolean;
+  rules?: { read?: Rule; write?: Rule };
+  options?: Record<string, unknown>;
+}
+
+export interface Field extends Required<Omit<FieldInput, 'rules'>> {
+  rules: { read?: Rule; write?: Rule };
+}
+
+export interface CollectionRules {
+  list?: Rule;
+  view?: Rule;
+  create?: Rule;
+  update?: Rule;
+  delete?: Rule;
+}
+
+export interface IndexDefinition {
+  fields: string[];
+  unique?: boolean;
+}
+
+export interface CollectionInput {
+  name: string;
+  type?: 'base' | 'auth';
+  fields?: FieldInput[];
+  rules?: CollectionRules;
+  indexes?: IndexDefinition[];
+}
+
+export interface CollectionDefinition {
+  id: string;
+  name: string;
+  type: 'base' | 'auth';
+  system: boolean;
+  schema_version: number;
+  fields: Field[];
+  rules: CollectionRules;
+  indexes: Required<IndexDefinition>[];
+}
+
+export interface SchemaDocument {
+  version?: number;
+  collections: Array<CollectionInput | CollectionDefinition>;
+}
+
+export interface SchemaImportResult {
+  dry_run: boolean;
+  changes: Array<{ collection: string; action: 'create' | 'update' | 'unchanged'; [key: string]: unknown }>;
+}
+
+export class Collections {
+  list(): Promise<CollectionDefinition[]>;
+  get(name: string): Promise<CollectionDefinition>;
+  create(definition: CollectionInput): Promise<CollectionDefinition>;
+  update(name: string, changes: Partial<CollectionInput>): Promise<CollectionDefinition>;
+  delete(name: string): Promise<void>;
+}
+
+export class Schema {
+  export(): Promise<SchemaDocument & { version: number; collections: CollectionDefinition[] }>;
+  /** With `dryRun: true`, returns the diff without applying it. */
+  import(document: SchemaDocument, options?: { dryRun?: boolean }): Promise<SchemaImportResult>;
+}
+
+export class Auth {
+  readonly accessToken: string | null;
+  readonly refreshToken: string | null;
+  /** Resolves once tokens persisted in `storage` have been loaded. */
+  ready(): Promise<void>;
+  /** Log in with email and password; stores the tokens and resolves to the user. */
+  login(email: string, password: string): Promise<User>;
+  /** Exchange the refresh token for a new (rotated) pair; concurrent calls share one. */
+  refresh(): Promise<Tokens>;
+  setTokens(tokens: Tokens): Promise<void>;
+  /** Forget the tokens locally (and in storage). */
+  clear(): Promise<void>;
+}
+
+export class BaasClient {
+  constructor(options: ClientOptions);
+  /** The API root, e.g. `https://api.example.com/api/v1`. */
+  readonly baseUrl: string;
+  readonly apiKey: string | null;
+  readonly auth: Auth;
+  readonly collections: Collections;
+  readonly schema: Schema;
+  collection<T extends object = Record<string, unknown>>(name: string): RecordCollection<T>;
+  /** A raw call below `/api/v1`; resolves to the decoded JSON (undefined for 204). */
+  request<R = any>(method: string, path: string, options?: RequestOptions): Promise<R>;
+}
+
+export function createClient(options: ClientOptions): BaasClient;

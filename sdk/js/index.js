@@ -1,0 +1,11 @@
+/**
+ * JavaScript client for the BaaS REST API (Node >= 18, React Native, browsers).
+ * Types: index.d.ts.
+ * @module
+ */
+
+export { BaasClient, createClient } from './src/client.js';
+export { BaasError } from './src/errors.js';
+export { Auth } from './src/auth.js';
+export { RecordCollection } from './src/records.js';
+export { Collections, Schema } from './src/schema.js';

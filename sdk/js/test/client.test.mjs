@@ -1,0 +1,180 @@
+// Without a server: a scripted fetch checks what the client sends and how it reacts.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { BaasError, createClient } from '../index.js';
+
+/**
+ * A fetch that answers from `handler(request)` and records every request.
+ * @param {(req: {method: string, url: URL, headers: Record<string, string>, body: any}) =>
+ *   {status?: number, body?: unknown} | Promise<{status?: number, body?: unknown}>} handler
+ */
+function fakeFetch(handler) {
+  const calls = [];
+  /** @type {typeof fetch} */
+  const fetchImpl = async (input, init = {}) => {
+    const request = {
+      method: init.method ?? 'GET',
+      url: new URL(String(input)),
+      headers: /** @type {Record<string, string>} */ (init.headers ?? {}),
+      body: init.body === undefined ? undefined : JSON.parse(String(init.body)),
+    };
+    calls.push(request);
+    const { status = 200, body } = await handler(request);
+    const text = body === undefined ? null : JSON.stringify(body);
+    return new Response(status === 204 ? null : text, {
+      status,
+      headers: { 'Content-Type': 'application/json' },
+    });
+  };
+  return { fetch: fetchImpl, calls };
+}
+
+const LOGIN = {
+  status: 200,
+  data: { user: { id: 1, email: 'a@example.com' } },
+  meta: { is_authenticated: true, access_token: 'access-1', refresh_token: 'refresh-1' },
+};
+
+test('the base URL gets /api/v1 once, with or without it and a trailing slash', () => {
+  for (const url of ['http://h', 'http://h/', 'http://h/api/v1', 'http://h/api/v1/']) {
+    assert.equal(createClient({ baseUrl: url }).baseUrl, 'http://h/api/v1');
+  }
+  assert.throws(() => createClient({ baseUrl: '' }), TypeError);
+});
+
+test('login sends no credential, stores the tokens, and returns the user', async () => {
+  const { fetch, calls } = fakeFetch(() => ({ body: LOGIN }));
+  const client = createClient({ baseUrl: 'http://h', apiKey: 'bk_x', fetch });
+  const user = await client.auth.login('a@example.com', 'pw');
+  assert.equal(user.email, 'a@example.com');
+  assert.equal(calls[0].url.pathname, '/api/v1/auth/login');
+  assert.equal(calls[0].headers.Authorization, undefined);
+  assert.deepEqual(calls[0].body, { email: 'a@example.com', password: 'pw' });
+  assert.equal(client.auth.accessToken, 'access-1');
+  assert.equal(client.auth.refreshToken, 'refresh-1');
+});
+
+test('list sends only the parameters it was given', async () => {
+  const { fetch, calls } = fakeFetch(() => ({ body: { items: [], next_cursor: null } }));
+  const posts = createClient({ baseUrl: 'http://h', token: 't', fetch }).collection('my posts');
+  await posts.list();
+  await posts.list({ limit: 10, cursor: 'a/b', count: true });
+  await posts.list({ page: 2, count: false });
+  assert.equal(calls[0].url.pathname, '/api/v1/collections/my%20posts/records');
+  assert.equal(calls[0].url.search, '');
+  assert.equal(calls[1].url.search, '?limit=10&cursor=a%2Fb&count=true');
+  assert.equal(calls[2].url.search, '?page=2');
+  assert.equal(calls[0].headers.Authorization, 'Bearer t');
+});
+
+test('an error envelope becomes a BaasError with code and param', async () => {
+  const envelope = { status: 400, errors: [{ code: 'required', message: 'Required.', param: 'title' }] };
+  const { fetch } = fakeFetch(() => ({ status: 400, body: envelope }));
+  const client = createClient({ baseUrl: 'http://h', fetch });
+  await assert.rejects(client.collection('p').create({}), (error) => {
+    assert.ok(error instanceof BaasError);
+    assert.equal(error.status, 400);
+    assert.equal(error.code, 'required');
+    assert.equal(error.param, 'title');
+    assert.equal(error.message, 'Required.');
+    assert.deepEqual(error.body, envelope);
+    return true;
+  });
+});
+
+test('an error without an envelope still gets a code', async () => {
+  const { fetch } = fakeFetch(() => ({ status: 401, body: { status: 401, data: { flows: [] } } }));
+  const client = createClient({ baseUrl: 'http://h', fetch });
+  await assert.rejects(client.auth.login('a@example.com', 'pw'), { status: 401, code: 'not_authenticated' });
+});
+
+test('a network failure is a BaasError with status 0', async () => {
+  const client = createClient({
+    baseUrl: 'http://h',
+    fetch: async () => { throw new TypeError('fetch failed'); },
+  });
+  await assert.rejects(client.collections.list(), (error) => {
+    assert.ok(error instanceof BaasError);
+    assert.equal(error.status, 0);
+    assert.equal(error.code, 'network_error');
+    assert.ok(error.cause instanceof TypeError);
+    return true;
+  });
+});
+
+test('a 401 refreshes once, concurrent requests share the refresh, then retry', async () => {
+  let refreshes = 0;
+  const { fetch, calls } = fakeFetch(async (req) => {
+    if (req.url.pathname.endsWith('/tokens/refresh')) {
+      refreshes += 1;
+      assert.deepEqual(req.body, { refresh_token: 'refresh-1' });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return { body: { status: 200, data: { access_token: 'access-2', refresh_token: 'refresh-2' } } };
+    }
+    if (req.headers.Authorization === 'Bearer access-2') return { body: { items: [], next_cursor: null } };
+    return { status: 401, body: { status: 401, errors: [{ code: 'invalid_credentials', message: 'x' }] } };
+  });
+  const seen = [];
+  const client = createClient({
+    baseUrl: 'http://h', token: 'access-1', refreshToken: 'refresh-1', fetch,
+    onTokens: (tokens) => seen.push(tokens),
+  });
+  const posts = client.collection('posts');
+  await Promise.all([posts.list(), posts.list(), posts.list()]);
+  assert.equal(refreshes, 1);
+  assert.equal(calls.filter((c) => c.headers.Authorization === 'Bearer access-2').length, 3);
+  assert.deepEqual(seen, [{ accessToken: 'access-2', refreshToken: 'refresh-2' }]);
+});
+
+test('a refused refresh clears the tokens and surfaces the original 401', async () => {
+  const { fetch, calls } = fakeFetch((req) => {
+    if (req.url.pathname.endsWith('/tokens/refresh')) return { status: 400, body: { status: 400 } };
+    return { status: 401, body: { status: 401, errors: [{ code: 'invalid_credentials', message: 'x' }] } };
+  });
+  const client = createClient({ baseUrl: 'http://h', token: 'a', refreshToken: 'r', fetch });
+  await assert.rejects(client.collections.list(), { status: 401, code: 'invalid_credentials' });
+  assert.equal(client.auth.accessToken, null);
+  assert.equal(client.auth.refreshToken, null);
+  assert.equal(calls.length, 2);
+});
+
+test('an API key is never "refreshed"', async () => {
+  const { fetch, calls } = fakeFetch(() => ({ status: 401, body: { status: 401, errors: [] } }));
+  const client = createClient({ baseUrl: 'http://h', apiKey: 'bk_x', fetch });
+  await assert.rejects(client.collections.list(), { status: 401 });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].headers.Authorization, 'Bearer bk_x');
+});
+
+test('tokens are loaded from storage before the first request and saved on change', async () => {
+  const store = new Map([['baas.auth', JSON.stringify({ accessToken: 'saved', refreshToken: 'saved-r' })]]);
+  const storage = {
+    getItem: async (key) => store.get(key) ?? null,
+    setItem: async (key, value) => { store.set(key, value); },
+    removeItem: async (key) => { store.delete(key); },
+  };
+  const { fetch, calls } = fakeFetch((req) => (
+    req.url.pathname.endsWith('/auth/login') ? { body: LOGIN } : { body: { items: [] } }
+  ));
+  const client = createClient({ baseUrl: 'http://h', storage, fetch });
+  await client.collections.list();
+  assert.equal(calls[0].headers.Authorization, 'Bearer saved');
+  await client.auth.login('a@example.com', 'pw');
+  assert.deepEqual(JSON.parse(store.get('baas.auth')), { accessToken: 'access-1', refreshToken: 'refresh-1' });
+  await client.auth.clear();
+  assert.equal(store.has('baas.auth'), false);
+});
+
+test('delete resolves to undefined on 204 and the schema import sends dry_run=1', async () => {
+  const { fetch, calls } = fakeFetch((req) => (
+    req.method === 'DELETE' ? { status: 204 } : { body: { dry_run: true, changes: [] } }
+  ));
+  const client = createClient({ baseUrl: 'http://h', token: 't', fetch });
+  assert.equal(await client.collection('p').delete('abc'), undefined);
+  await client.schema.import({ collections: [] }, { dryRun: true });
+  await client.schema.import({ collections: [] });
+  assert.equal(calls[0].url.pathname, '/api/v1/collections/p/records/abc');
+  assert.equal(calls[1].url.search, '?dry_run=1');
+  assert.equal(calls[2].url.search, '');
+});
