@@ -16,6 +16,7 @@ from baas.config import (
     env_list,
     generate_rsa_private_key,
     generate_secret_key,
+    is_rsa_private_key,
     persistent_secret,
 )
 
@@ -27,7 +28,12 @@ TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
 # --- secrets ------------------------------------------------------------------------
 SECRET_KEY = env("SECRET_KEY") or ""
 if PRODUCTION:
-    if SECRET_KEY.strip().lower() in PLACEHOLDER_SECRETS or len(SECRET_KEY) < 40:
+    if (
+        SECRET_KEY.strip().lower() in PLACEHOLDER_SECRETS
+        or len(SECRET_KEY) < 40
+        or len(set(SECRET_KEY)) < 5  # "xxxx...": Django's check --deploy (W009) rule
+        or SECRET_KEY.startswith("django-insecure-")
+    ):
         raise ImproperlyConfigured(
             "BAAS_SECRET_KEY must be set to a random value of at least 40 characters "
             "when BAAS_ENV=production."
@@ -36,6 +42,12 @@ elif not SECRET_KEY:
     SECRET_KEY = persistent_secret("secret_key", generate_secret_key)
 
 JWT_PRIVATE_KEY = env("JWT_PRIVATE_KEY") or ""
+if JWT_PRIVATE_KEY and not is_rsa_private_key(JWT_PRIVATE_KEY):
+    # Refuse now rather than fail every login later.
+    raise ImproperlyConfigured(
+        "BAAS_JWT_PRIVATE_KEY must be an unencrypted RSA private key in PEM "
+        "(-----BEGIN PRIVATE KEY----- ...)."
+    )
 if not JWT_PRIVATE_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured(
@@ -57,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "allauth",
     "allauth.account",
@@ -69,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.static.StaticFilesMiddleware",  # WhiteNoise
     "django.middleware.gzip.GZipMiddleware",
     "apps.core.middleware.ErrorEnvelopeMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
@@ -210,6 +224,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "BaaS API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): /api/docs works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.collections.api.openapi.add_collection_paths",
@@ -239,6 +256,9 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves static files in every mode (DEBUG off, uvicorn); with finders it reads
+# them from the installed apps, so `collectstatic` is optional, not required.
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,

@@ -3,9 +3,9 @@
 from allauth.headless.constants import Client
 from allauth.headless.urls import build_urlpatterns
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from admin_ui.views import console_home
+from apps.collections.api.openapi_view import DocsView, OpenApiView
 from apps.core import views as core_views
 
 # allauth's headless API for the `app` client, served under /api/v1 (API.md).
@@ -18,8 +18,8 @@ urlpatterns = [
     path("readyz", core_views.readyz),
     path("api/", include((auth_patterns, "headless"), namespace="headless")),
     path("api/v1/", include("apps.collections.api.urls")),
-    path("api/v1/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("api/v1/openapi.json", OpenApiView.as_view(), name="openapi"),
+    path("api/docs", DocsView.as_view(), name="api-docs"),
     path("console/", console_home, name="console"),
 ]
 
