@@ -9,6 +9,7 @@ import argparse
 import ctypes
 import getpass
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,16 +26,36 @@ def _setup_django() -> None:
     django.setup()
 
 
+def _load_prctl():
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Resolved here, not in the forked child: dlopen() after fork() can deadlock.
+_PRCTL = _load_prctl()
+
+
 def _die_with_parent() -> None:
     """Children get SIGTERM if the supervisor dies, so nothing is ever orphaned (Linux)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, preexec_fn=_die_with_parent)
+    # preexec_fn is fork-safe here: no other thread runs (see _close_database).
+    return subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+
+def _close_database() -> None:
+    """Close connections and stop connection-pool threads before forking children."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):  # PostgreSQL with Django's pool
+            connection.close_pool()
 
 
 def _stop_all(children: dict[str, subprocess.Popen]) -> None:
@@ -99,6 +120,16 @@ def _asgi_argv(host: str, port: int, workers: int = 1) -> list[str]:
     ]
 
 
+def _self_command() -> str:
+    """How to run this command again from the same directory: `baas` only if it is on PATH."""
+    script = os.path.abspath(sys.argv[0])
+    on_path = shutil.which("baas")
+    if os.path.basename(script) != "baas" or (on_path and os.path.samefile(on_path, script)):
+        return "baas"
+    relative = os.path.relpath(script)
+    return script if relative.startswith("..") else relative
+
+
 def _migrate() -> None:
     from django.core.management import call_command
 
@@ -118,11 +149,9 @@ def cmd_serve(args) -> int:
     print(f"  data directory {settings.DATA_DIR}")
     if not User.objects.filter(is_superuser=True).exists():
         print("No superuser yet. Create one (in another terminal) with:")
-        print("  baas createsuperuser --email you@example.com --password 'a long password'")
+        print(f"  {_self_command()} createsuperuser --email you@example.com --password 'a long password'")
     print("Press Ctrl-C to stop.", flush=True)
-    from django.db import connections
-
-    connections.close_all()
+    _close_database()
     children = {"web": _spawn("web", _asgi_argv(args.host, args.port))}
     if not args.no_worker:
         children["worker"] = _spawn("worker", _worker_argv(1, "threads"))
@@ -283,10 +312,25 @@ def build_parser() -> argparse.ArgumentParser:
 KNOWN = {"serve", "web", "realtime", "worker", "beat", "migrate", "createsuperuser", "apikey"}
 
 
+def _settings_error() -> str | None:
+    """Load the settings; a configuration error is one clear line, not a traceback."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        _ = settings.INSTALLED_APPS
+    except ImproperlyConfigured as exc:
+        return f"baas: configuration error: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in KNOWN and not argv[0].startswith("-"):
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+        if error := _settings_error():
+            print(error, file=sys.stderr)
+            return 2
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(["baas", *argv])
@@ -296,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if error := _settings_error():
+        print(error, file=sys.stderr)
+        return 2
     return args.func(args)
 
 
