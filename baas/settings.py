@@ -30,12 +30,12 @@ SECRET_KEY = env("SECRET_KEY") or ""
 if PRODUCTION:
     if (
         SECRET_KEY.strip().lower() in PLACEHOLDER_SECRETS
-        or len(SECRET_KEY) < 40
+        or len(SECRET_KEY) < 50
         or len(set(SECRET_KEY)) < 5  # "xxxx...": Django's check --deploy (W009) rule
         or SECRET_KEY.startswith("django-insecure-")
     ):
         raise ImproperlyConfigured(
-            "BAAS_SECRET_KEY must be set to a random value of at least 40 characters "
+            "BAAS_SECRET_KEY must be set to a random value of at least 50 characters "
             "when BAAS_ENV=production."
         )
 elif not SECRET_KEY:

@@ -33,7 +33,7 @@ def _check_broker() -> None:
     from baas.celery import app
 
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
 
 
 CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
