@@ -68,6 +68,16 @@ def schema_db(transactional_db):
     drop_dynamic_schema()
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache: allauth's login rate limits (30/min per IP)
+    live there, and the fixtures below log in through the real endpoint in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()

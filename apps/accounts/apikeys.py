@@ -16,6 +16,8 @@ from apps.core.exceptions import InvalidInput
 KEY_PREFIX = "bk_"
 SCOPES = frozenset({"records:read", "records:write", "schema", "push:send"})
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+PREFIX_LENGTH = 12
+HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def apikey_create(
             f"Unknown or missing scopes {unknown}; choose from {sorted(SCOPES)}.",
             param="scopes",
         )
-    prefix = secrets.token_hex(6)
+    prefix = secrets.token_hex(PREFIX_LENGTH // 2)
     plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
         name=name,
@@ -74,6 +76,9 @@ def apikey_authenticate(plaintext: str) -> KeyPrincipal | None:
     if not plaintext.startswith(KEY_PREFIX):
         return None
     prefix = plaintext[len(KEY_PREFIX) :].split("_", 1)[0]
+    # Only a prefix apikey_create can make reaches the database (PostgreSQL: no NUL).
+    if len(prefix) != PREFIX_LENGTH or not set(prefix) <= HEX_DIGITS:
+        return None
     key = ApiKey.objects.filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.key_hash, _hash(plaintext)):
         return None

@@ -18,14 +18,16 @@ from django.db import (
 )
 from django.utils import timezone
 
+from apps.accounts.permissions import is_superuser
 from apps.collections.access import check_action
 from apps.collections.dynamic import cache
 from apps.collections.field_types import get_type
+from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Field
 from apps.collections.records_io import RecordInput, parse_record_input, render_record, row_attnames
 from apps.collections.services import get_spec
 from apps.collections.spec import CollectionSpec, FieldSpec
-from apps.core.exceptions import Conflict, ErrorItem, InvalidInput, NotFound
+from apps.core.exceptions import Conflict, ErrorItem, Forbidden, InvalidInput, NotFound
 from apps.core.ids import new_id
 
 DEFAULT_LIMIT = 50
@@ -113,6 +115,8 @@ def _write_many(model, spec: CollectionSpec, pk: str, data: RecordInput, *, repl
 
 
 def _fetch(model, spec: CollectionSpec, pk: str, *, lock: bool = False) -> dict:
+    if not valid_id(pk):  # e.g. NUL from the URL, which PostgreSQL refuses with an error
+        raise NotFound("The record does not exist.", code="record_not_found")
     qs = model.objects.filter(pk=pk)
     if lock:
         qs = qs.select_for_update()
@@ -142,6 +146,25 @@ def retry_on_schema_race(service):
     return wrapper
 
 
+def _index_entry_too_large(
+    spec: CollectionSpec, exc: OperationalError
+) -> InvalidInput | None:
+    """PostgreSQL refuses btree entries over ~2.7 kB (SQLSTATE 54000): a 400 naming the
+    fields of the index, not a 500. Other databases have no such limit."""
+    if getattr(exc.__cause__, "sqlstate", None) != "54000":
+        return None
+    message = str(exc)
+    names = [f.name for f in spec.fields if f.column in message]
+    for index in spec.indexes:
+        if index.name_for(spec.id) in message:
+            names += [f.name for f in map(spec.field_by_id, index.fields) if f]
+    message = "The value is too large for a unique or indexed field."
+    errors = [
+        ErrorItem("too_large_for_index", message, name) for name in dict.fromkeys(names)
+    ] or [ErrorItem("too_large_for_index", message)]
+    return InvalidInput(errors=errors)
+
+
 def _integrity_conflict() -> Conflict:
     return Conflict("The record conflicts with another record (a unique value).", code="unique_violation")
 
@@ -168,6 +191,11 @@ def record_create(*, actor, collection: str, data) -> dict:
             row = _fetch(model, spec, pk)
     except IntegrityError:
         raise _integrity_conflict() from None
+    except OperationalError as exc:
+        too_large = _index_entry_too_large(spec, exc)
+        if too_large is None:
+            raise
+        raise too_large from None
     return _render_rows(model, spec, [row])[0]
 
 
@@ -191,6 +219,8 @@ def record_update(*, actor, collection: str, record_id: str, data) -> dict:
     try:
         with transaction.atomic():
             _fetch(model, spec, record_id, lock=True)
+            if spec.is_auth:
+                _refuse_superuser_accounts(actor, [record_id])
             _check_targets(spec, parsed)
             _check_unique(model, spec, parsed, record_id)
             model.objects.filter(pk=record_id).update(updated=timezone.now(), **columns)
@@ -198,6 +228,11 @@ def record_update(*, actor, collection: str, record_id: str, data) -> dict:
             row = _fetch(model, spec, record_id)
     except IntegrityError:
         raise _integrity_conflict() from None
+    except OperationalError as exc:
+        too_large = _index_entry_too_large(spec, exc)
+        if too_large is None:
+            raise
+        raise too_large from None
     return _render_rows(model, spec, [row])[0]
 
 
@@ -215,7 +250,22 @@ def _referencing_fields(collection_id: str) -> list[tuple[CollectionSpec, FieldS
     return found
 
 
-def _delete_cascade(spec: CollectionSpec, pks: list[str], seen: set[tuple[str, str]]) -> None:
+def _refuse_superuser_accounts(actor, user_ids: list[str]) -> None:
+    """Only a superuser may change or delete a superuser's account: a `records:write` key
+    that could set a superuser's password or email would hold every scope."""
+    from django.contrib.auth import get_user_model
+
+    if is_superuser(actor):
+        return
+    if get_user_model().objects.filter(pk__in=user_ids, is_superuser=True).exists():
+        raise Forbidden(
+            "Only a superuser may change or delete a superuser's account.", code="forbidden"
+        )
+
+
+def _delete_cascade(
+    spec: CollectionSpec, pks: list[str], seen: set[tuple[str, str]], actor=None
+) -> None:
     """Delete records, first cascading to (or refusing for) records that reference them."""
     pks = [pk for pk in pks if (spec.id, pk) not in seen]
     if not pks:
@@ -237,7 +287,7 @@ def _delete_cascade(spec: CollectionSpec, pks: list[str], seen: set[tuple[str, s
                 f"(record {referencing[0]}); delete or change that first.",
                 code="relation_restrict",
             )
-        _delete_cascade(source_spec, referencing, seen)
+        _delete_cascade(source_spec, referencing, seen, actor)
     model = cache.model_for(spec)
     for field in _many_fields(spec):
         through, src, _ = _through(model, field)
@@ -245,6 +295,7 @@ def _delete_cascade(spec: CollectionSpec, pks: list[str], seen: set[tuple[str, s
     if spec.is_auth:
         from django.contrib.auth import get_user_model
 
+        _refuse_superuser_accounts(actor, pks)
         get_user_model().objects.filter(pk__in=pks).delete()
     else:
         model.objects.filter(pk__in=pks)._raw_delete(model.objects.db)
@@ -257,7 +308,7 @@ def record_delete(*, actor, collection: str, record_id: str) -> None:
     model = cache.model_for(spec)
     with transaction.atomic():
         _fetch(model, spec, record_id, lock=True)
-        _delete_cascade(spec, [record_id], set())
+        _delete_cascade(spec, [record_id], set(), actor)
 
 
 # --- list -----------------------------------------------------------------------------
@@ -287,8 +338,13 @@ def decode_cursor(cursor: str):
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, pk = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        return dt.datetime.fromisoformat(created), str(pk)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        created = dt.datetime.fromisoformat(created)
+        # Cursors are opaque: anything encode_cursor cannot have made is refused, so a
+        # forged one never reaches the database (naive or out-of-range times, odd ids).
+        if created.tzinfo is None or not valid_id(pk):
+            raise ValueError("not a cursor")
+        return created.astimezone(dt.timezone.utc), pk
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidInput("The cursor is not valid.", code="invalid_cursor", param="cursor") from None
 
 

@@ -7,8 +7,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from apps.accounts.permissions import has_scope
 from apps.collections import schema_input
 from apps.collections.dynamic import cache, ddl
+from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Collection, Field
-from apps.collections.names import name_key
+from apps.collections.names import MAX_NAME, NAME_RE, name_key
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 
@@ -24,6 +25,8 @@ def require_schema_access(actor) -> None:
 
 def resolve_collection_ref(ref: str) -> str | None:
     """A relation target given by name or id -> collection id."""
+    if not (_possible_name(ref) or valid_id(ref)):
+        return None  # e.g. a NUL byte, which PostgreSQL refuses in a query parameter
     row = (
         Collection.objects.filter(name_key=name_key(ref)).values_list("id", flat=True).first()
         or Collection.objects.filter(pk=ref).values_list("id", flat=True).first()
@@ -31,8 +34,16 @@ def resolve_collection_ref(ref: str) -> str | None:
     return row
 
 
+def _possible_name(name) -> bool:
+    """Names that no collection can have (NUL, too long, odd characters) never reach SQL:
+    PostgreSQL refuses NUL in a text parameter with an error."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and bool(NAME_RE.match(name))
+
+
 def get_collection(name: str) -> Collection:
-    collection = Collection.objects.filter(name_key=name_key(name)).first() if isinstance(name, str) else None
+    collection = None
+    if _possible_name(name):
+        collection = Collection.objects.filter(name_key=name_key(name)).first()
     if collection is None:
         raise NotFound(f"No collection named {name!r}.", code="collection_not_found")
     return collection
@@ -48,6 +59,8 @@ def list_specs() -> list[CollectionSpec]:
 
 def _lock(name: str) -> Collection:
     """Lock the collection row; a concurrent schema change on it is a 409, not a wait."""
+    if not _possible_name(name):
+        raise NotFound(f"No collection named {name!r}.", code="collection_not_found")
     queryset = Collection.objects.filter(name_key=name_key(name))
     try:
         if connection.features.has_select_for_update_nowait:

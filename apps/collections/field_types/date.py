@@ -16,7 +16,11 @@ def format_datetime(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # Not strftime: glibc's %Y drops the zero padding of years before 1000.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_datetime(value: str) -> dt.datetime:

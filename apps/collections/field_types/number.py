@@ -45,6 +45,9 @@ class NumberType(FieldType):
             raise FieldInvalid("Must be a finite number.", "out_of_range")
         if spec.options.get("integer") and not number.is_integer():
             raise FieldInvalid("Must be an integer.", "not_integer")
+        if spec.options.get("integer") and abs(number) > SAFE_INTEGER:
+            # 2**64 arrives as a float (the JSON parser's choice): same bound as for ints.
+            raise FieldInvalid("Must be between -2^53 and 2^53.", "out_of_range")
         low, high = spec.options.get("min"), spec.options.get("max")
         if low is not None and number < low:
             raise FieldInvalid(f"Must be at least {low}.", "too_small")

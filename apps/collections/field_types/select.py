@@ -55,11 +55,12 @@ class SelectType(FieldType):
                 value = [value]
             if not isinstance(value, list):
                 raise FieldInvalid("Must be a list of choices.", "invalid_type")
-            seen: list[str] = []
+            # Linear in the list: each distinct choice is checked once.
+            seen: dict[str, None] = {}
             for item in value:
-                if self._check(item, spec) not in seen:
-                    seen.append(item)
-            return seen
+                if not (isinstance(item, str) and item in seen):
+                    seen[self._check(item, spec)] = None
+            return list(seen)
         if value is None or value == "":
             return None
         return self._check(value, spec)
