@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+import regex
 from django.db import models
 
 from apps.collections.field_types import register
@@ -16,6 +15,8 @@ from apps.collections.field_types.base import (
 from apps.core.renderers import dumps
 
 MAX_PATTERN_LENGTH = 500
+# A pattern is written by an operator but runs on client input: bound its backtracking.
+PATTERN_TIMEOUT = 0.05  # seconds
 
 
 class TextType(FieldType):
@@ -35,8 +36,8 @@ class TextType(FieldType):
             if len(pattern) > MAX_PATTERN_LENGTH:
                 raise OptionsInvalid("pattern is too long", "pattern")
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                regex.compile(pattern)
+            except regex.error as exc:
                 raise OptionsInvalid(f"pattern is not a valid regex: {exc}", "pattern")
 
     def model_field(self, spec, ctx):
@@ -57,8 +58,16 @@ class TextType(FieldType):
         if high is not None and len(value) > high:
             raise FieldInvalid(f"Must be at most {high} characters.", "too_long")
         pattern = spec.options.get("pattern")
-        if pattern and not re.search(pattern, value):
-            raise FieldInvalid(f"Does not match the pattern {pattern}.", "pattern")
+        if pattern:
+            try:
+                matched = regex.search(pattern, value, timeout=PATTERN_TIMEOUT)
+            except TimeoutError:
+                raise FieldInvalid(
+                    "Too costly to check against the pattern; send a shorter value.",
+                    "pattern_timeout",
+                ) from None
+            if not matched:
+                raise FieldInvalid(f"Does not match the pattern {pattern}.", "pattern")
         return value
 
     def convert(self, old_json, spec):
