@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from apps.collections import services
 from apps.collections.dynamic import ddl
+from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Collection
-from apps.collections.names import name_key
+from apps.collections.names import check_name, name_key
 from apps.collections.representation import collection_names_by_id, collection_to_json
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import ApiError, InvalidInput
@@ -31,12 +32,13 @@ def _match_fields(entry: dict, current: CollectionSpec) -> dict:
     ids = {f.id for f in current.fields}
     by_name = {name_key(f.name): f.id for f in current.fields}
     fields = []
-    for item in entry.get("fields", []):
+    items = entry.get("fields", [])
+    for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
             fields.append(item)
             continue
         item = dict(item)
-        if item.get("id") not in ids:
+        if not isinstance(item.get("id"), str) or item["id"] not in ids:
             item.pop("id", None)
             name = item.get("name")
             if isinstance(name, str) and name_key(name) in by_name:
@@ -44,7 +46,7 @@ def _match_fields(entry: dict, current: CollectionSpec) -> dict:
         fields.append(item)
     data = {k: v for k, v in entry.items() if k in ("name", "rules", "indexes")}
     if "fields" in entry:
-        data["fields"] = fields
+        data["fields"] = fields if isinstance(items, list) else items
     return data
 
 
@@ -98,21 +100,44 @@ def _entries(document) -> list[dict]:
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise InvalidInput("Each collection needs a name.", code="invalid", param=f"collections.{index}.name")
+        check_name(entry["name"], kind="collection", param=f"collections.{index}.name")
     return entries
 
 
 def _existing(entry: dict) -> Collection | None:
-    if isinstance(entry.get("id"), str):
+    if valid_id(entry.get("id")):
         found = Collection.objects.filter(pk=entry["id"]).first()
         if found is not None:
             return found
     return Collection.objects.filter(name_key=name_key(entry["name"])).first()
 
 
-def _prefixed(exc: ApiError, index: int) -> ApiError:
+def _prefixed(exc: ApiError, index: int, positions: list[int] | None = None) -> ApiError:
+    """Point params into the document; `positions` maps a filtered field list back to it."""
     for item in exc.errors:
-        item.param = f"collections.{index}" + (f".{item.param}" if item.param else "")
+        param = item.param
+        if positions is not None and param and param.startswith("fields."):
+            head, dot, rest = param[len("fields."):].partition(".")
+            if head.isdigit() and int(head) < len(positions):
+                param = f"fields.{positions[int(head)]}{dot}{rest}"
+        item.param = f"collections.{index}" + (f".{param}" if param else "")
     return exc
+
+
+def _without_relations(entry: dict) -> tuple[object, list[int] | None]:
+    """The entry's fields minus relations (and ids), with the positions of those kept."""
+    fields = entry.get("fields", [])
+    if not isinstance(fields, list):
+        return fields, None
+    positions = [
+        i for i, f in enumerate(fields)
+        if not (isinstance(f, dict) and f.get("type") == "relation")
+    ]
+    plain = [
+        {k: v for k, v in fields[i].items() if k != "id"} if isinstance(fields[i], dict) else fields[i]
+        for i in positions
+    ]
+    return plain, positions
 
 
 def schema_import(*, actor, document, dry_run: bool = False) -> dict:
@@ -125,18 +150,26 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
             # Pass 1: create new collections without relation fields, so relations between
             # new collections (even cycles) can be added in pass 2.
             plan: list[tuple[int, dict, CollectionSpec | None]] = []
+            seen: set[str] = set()
             for index, entry in enumerate(entries):
                 existing = _existing(entry)
+                if existing is not None and existing.pk in seen:
+                    raise InvalidInput(
+                        f"Collection {entry['name']!r} is listed twice.",
+                        code="duplicate_name",
+                        param=f"collections.{index}.name",
+                    )
                 before = services.get_spec(existing.name) if existing else None
                 if existing is None:
-                    plain = [f for f in entry.get("fields", []) if not (isinstance(f, dict) and f.get("type") == "relation")]
+                    plain, positions = _without_relations(entry)
                     try:
-                        services.collection_create(
+                        created = services.collection_create(
                             actor=actor,
-                            data={"name": entry["name"], "type": entry.get("type", "base"), "fields": [{k: v for k, v in f.items() if k != "id"} if isinstance(f, dict) else f for f in plain]},
+                            data={"name": entry["name"], "type": entry.get("type", "base"), "fields": plain},
                         )
                     except ApiError as exc:
-                        raise _prefixed(exc, index) from None
+                        raise _prefixed(exc, index, positions) from None
+                seen.add(existing.pk if existing is not None else created.id)
                 plan.append((index, entry, before))
             for index, entry, before in plan:
                 current = services.get_spec(entry["name"]) if before is None else services.get_spec(before.name)

@@ -84,6 +84,20 @@ def _convert_values(model, old: FieldSpec, new: FieldSpec) -> list[tuple[str, ob
     return converted
 
 
+def _emptied_column_via_text(editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec):
+    """PostgreSQL has no cast between some column types (boolean, double precision,
+    timestamp): move the emptied column through text, which every type casts to and from."""
+    old_type = _model_field(build_model(state), old).db_type(connection)
+    new_type = _model_field(build_model(_replace_field(state, new)), new).db_type(connection)
+    if connection.vendor != "postgresql" or old_type == new_type or "text" in (old_type, new_type):
+        return state, old
+    text = old.with_changes(type="text", options={})
+    before, text_state = build_model(state), _replace_field(state, text)
+    middle = build_model(text_state)
+    editor.alter_field(before, _model_field(before, old), _model_field(middle, text))
+    return text_state, text
+
+
 def _alter_field(editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec):
     before = build_model(state)
     after_state = _replace_field(state, new)
@@ -100,6 +114,8 @@ def _alter_field(editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec):
     if old.type != new.type or old.options.get("multiple") != new.options.get("multiple"):
         values = _convert_values(before, old, new)
         before.objects.update(**{old.attname: None})
+        state, old = _emptied_column_via_text(editor, state, old, new)
+        before = build_model(state)
     editor.alter_field(before, _model_field(before, old), _model_field(after, new))
     if values:
         objs = [after(pk=pk, **{new.attname: value}) for pk, value in values]
@@ -117,15 +133,17 @@ def apply_changes(old: CollectionSpec, new: CollectionSpec) -> None:
     with connection.schema_editor() as editor:
         for index in old.indexes:
             if index not in new.indexes:
+                obj = _index_object(build_model(state), old.id, index)
+                state = state.with_changes(
+                    indexes=tuple(i for i in state.indexes if i != index)
+                )
+                # The model *without* the index, as Django's RemoveConstraint passes it:
+                # SQLite drops a unique constraint by rebuilding the table from it.
                 model = build_model(state)
-                obj = _index_object(model, old.id, index)
                 if isinstance(obj, models.Index):
                     editor.remove_index(model, obj)
                 else:
                     editor.remove_constraint(model, obj)
-                state = state.with_changes(
-                    indexes=tuple(i for i in state.indexes if i != index)
-                )
         for field in old.fields:
             if field.id not in new_ids:
                 model = build_model(state)
