@@ -86,7 +86,9 @@ def _supervise(children: dict[str, subprocess.Popen]) -> int:
         for name, proc in children.items():
             code = proc.poll()
             if code is not None:
-                print(f"baas: {name} exited with code {code}; stopping.", file=sys.stderr)
+                print(
+                    f"baas: {name} exited with code {code}; stopping.", file=sys.stderr
+                )
                 stopping["signal"] = "child"
                 exit_code = code or 1
                 break
@@ -97,9 +99,22 @@ def _supervise(children: dict[str, subprocess.Popen]) -> int:
 
 def _worker_argv(concurrency: int, pool: str) -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "baas", "--quiet", "worker",
-        "--pool", pool, "--concurrency", str(concurrency), "--loglevel", "WARNING",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "baas",
+        "--quiet",
+        "worker",
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
     ]
 
 
@@ -107,16 +122,37 @@ def _beat_argv() -> list[str]:
     from django.conf import settings
 
     return [
-        sys.executable, "-m", "celery", "-A", "baas", "--quiet", "beat",
-        "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME, "--loglevel", "WARNING",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "baas",
+        "--quiet",
+        "beat",
+        "--schedule",
+        settings.CELERY_BEAT_SCHEDULE_FILENAME,
+        "--loglevel",
+        "WARNING",
     ]
 
 
 def _asgi_argv(host: str, port: int, workers: int = 1) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "baas.asgi:application",
-        "--host", host, "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--lifespan", "off", "--timeout-graceful-shutdown", "5",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "baas.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--timeout-graceful-shutdown",
+        "5",
     ]
 
 
@@ -124,7 +160,9 @@ def _self_command() -> str:
     """How to run this command again from the same directory: `baas` only if it is on PATH."""
     script = os.path.abspath(sys.argv[0])
     on_path = shutil.which("baas")
-    if os.path.basename(script) != "baas" or (on_path and os.path.samefile(on_path, script)):
+    if os.path.basename(script) != "baas" or (
+        on_path and os.path.samefile(on_path, script)
+    ):
         return "baas"
     relative = os.path.relpath(script)
     return script if relative.startswith("..") else relative
@@ -149,7 +187,9 @@ def cmd_serve(args) -> int:
     print(f"  data directory {settings.DATA_DIR}")
     if not User.objects.filter(is_superuser=True).exists():
         print("No superuser yet. Create one (in another terminal) with:")
-        print(f"  {_self_command()} createsuperuser --email you@example.com --password 'a long password'")
+        print(
+            f"  {_self_command()} createsuperuser --email you@example.com --password 'a long password'"
+        )
     print("Press Ctrl-C to stop.", flush=True)
     _close_database()
     children = {"web": _spawn("web", _asgi_argv(args.host, args.port))}
@@ -163,10 +203,22 @@ def cmd_web(args) -> int:
     """REST API on WSGI workers (production)."""
     _setup_django()
     argv = [
-        sys.executable, "-m", "gunicorn", "baas.wsgi:application",
-        "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-        "--threads", str(args.threads), "--worker-class", "gthread",
-        "--graceful-timeout", "5", "--access-logfile", "-" if args.access_log else "/dev/null",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "baas.wsgi:application",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        "gthread",
+        "--graceful-timeout",
+        "5",
+        "--access-logfile",
+        "-" if args.access_log else "/dev/null",
     ]
     return _supervise({"web": _spawn("web", argv)})
 
@@ -174,12 +226,16 @@ def cmd_web(args) -> int:
 def cmd_realtime(args) -> int:
     """WebSocket/SSE process (production): the ASGI application."""
     _setup_django()
-    return _supervise({"realtime": _spawn("realtime", _asgi_argv(args.host, args.port, args.workers))})
+    return _supervise(
+        {"realtime": _spawn("realtime", _asgi_argv(args.host, args.port, args.workers))}
+    )
 
 
 def cmd_worker(args) -> int:
     _setup_django()
-    return _supervise({"worker": _spawn("worker", _worker_argv(args.concurrency, args.pool))})
+    return _supervise(
+        {"worker": _spawn("worker", _worker_argv(args.concurrency, args.pool))}
+    )
 
 
 def cmd_beat(args) -> int:
@@ -236,10 +292,16 @@ def cmd_apikey(args) -> int:
 
     _migrate()
     if args.action == "create":
-        expires = timezone.now() + timedelta(days=args.expires_days) if args.expires_days else None
+        expires = (
+            timezone.now() + timedelta(days=args.expires_days)
+            if args.expires_days
+            else None
+        )
         scopes = [s.strip() for s in (args.scopes or "").split(",") if s.strip()]
         try:
-            key, plaintext = apikey_create(name=args.name or "", scopes=scopes, expires_at=expires)
+            key, plaintext = apikey_create(
+                name=args.name or "", scopes=scopes, expires_at=expires
+            )
         except ApiError as exc:
             print(f"baas: {exc}", file=sys.stderr)
             return 2
@@ -250,7 +312,9 @@ def cmd_apikey(args) -> int:
     if args.action == "list":
         for key in ApiKey.objects.order_by("created"):
             state = "revoked" if key.revoked_at else "active"
-            print(f"{key.pk}  {key.name}  {','.join(key.scopes)}  {state}  last used {key.last_used_at or '-'}")
+            print(
+                f"{key.pk}  {key.name}  {','.join(key.scopes)}  {state}  last used {key.last_used_at or '-'}"
+            )
         return 0
     if args.action == "revoke":
         if not ApiKey.objects.filter(pk=args.id).exists():
@@ -268,15 +332,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run everything on the embedded default")
     serve.add_argument("--host", default=os.environ.get("BAAS_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("BAAS_PORT", "8000")))
-    serve.add_argument("--no-worker", action="store_true", help="do not start the embedded worker and beat")
+    serve.add_argument(
+        "--port", type=int, default=int(os.environ.get("BAAS_PORT", "8000"))
+    )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start the embedded worker and beat",
+    )
     serve.set_defaults(func=cmd_serve)
 
     web = sub.add_parser("web", help="REST API on gunicorn WSGI workers")
     web.add_argument("--host", default="0.0.0.0")
     web.add_argument("--port", type=int, default=8000)
-    web.add_argument("--workers", type=int, default=int(os.environ.get("BAAS_WEB_WORKERS", "2")))
-    web.add_argument("--threads", type=int, default=int(os.environ.get("BAAS_WEB_THREADS", "4")))
+    web.add_argument(
+        "--workers", type=int, default=int(os.environ.get("BAAS_WEB_WORKERS", "2"))
+    )
+    web.add_argument(
+        "--threads", type=int, default=int(os.environ.get("BAAS_WEB_THREADS", "4"))
+    )
     web.add_argument("--access-log", action="store_true")
     web.set_defaults(func=cmd_web)
 
@@ -291,8 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--pool", default="prefork")
     worker.set_defaults(func=cmd_worker)
 
-    sub.add_parser("beat", help="Celery beat (run exactly one)").set_defaults(func=cmd_beat)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("beat", help="Celery beat (run exactly one)").set_defaults(
+        func=cmd_beat
+    )
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(
+        func=cmd_migrate
+    )
 
     su = sub.add_parser("createsuperuser", help="create a superuser")
     su.add_argument("--email")
@@ -303,13 +381,24 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("action", choices=["create", "list", "revoke"])
     key.add_argument("id", nargs="?", help="key id (revoke)")
     key.add_argument("--name")
-    key.add_argument("--scopes", help="comma-separated: records:read,records:write,schema,push:send")
+    key.add_argument(
+        "--scopes", help="comma-separated: records:read,records:write,schema,push:send"
+    )
     key.add_argument("--expires-days", type=int)
     key.set_defaults(func=cmd_apikey)
     return parser
 
 
-KNOWN = {"serve", "web", "realtime", "worker", "beat", "migrate", "createsuperuser", "apikey"}
+KNOWN = {
+    "serve",
+    "web",
+    "realtime",
+    "worker",
+    "beat",
+    "migrate",
+    "createsuperuser",
+    "apikey",
+}
 
 
 def _settings_error() -> str | None:

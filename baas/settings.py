@@ -166,8 +166,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-CELERY_BROKER_URL = env("BROKER_URL") or REDIS_URL or (
-    f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}"
+CELERY_BROKER_URL = (
+    env("BROKER_URL") or REDIS_URL or (f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -212,7 +212,9 @@ HEADLESS_SERVE_SPECIFICATION = False
 
 # --- REST -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.BearerAuthentication"
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.IsSuperuserOrKey"],
     "DEFAULT_RENDERER_CLASSES": ["apps.core.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.StrictJSONParser"],

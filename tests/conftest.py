@@ -43,8 +43,7 @@ def drop_dynamic_schema() -> None:
             ddl.apply_changes(current, target)
             Field.objects.filter(collection=users).delete()
     tables = [
-        t for t in connection.introspection.table_names()
-        if t.startswith(("c_", "r_"))
+        t for t in connection.introspection.table_names() if t.startswith(("c_", "r_"))
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -36,7 +36,9 @@ class BearerAuthentication(BaseAuthentication):
 
         try:
             result = validate_access_token(token)
-        except Exception:  # a malformed token must be a 401, whatever the decoder raised
+        except (
+            Exception
+        ):  # a malformed token must be a 401, whatever the decoder raised
             result = None
         if result is None:
             raise AuthenticationFailed("Invalid or expired access token.")

@@ -34,7 +34,9 @@ class UserManager(BaseUserManager):
 class User(AbstractBaseUser, PermissionsMixin):
     """An account. App teams add profile columns to this table through the schema API."""
 
-    id = models.CharField(primary_key=True, max_length=15, default=new_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=15, default=new_id, editable=False
+    )
     email = models.EmailField(unique=True, max_length=254)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -57,7 +59,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 class ApiKey(models.Model):
     """A scoped, revocable key for server-side code; only a SHA-256 hash is stored."""
 
-    id = models.CharField(primary_key=True, max_length=15, default=new_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=15, default=new_id, editable=False
+    )
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)

@@ -92,14 +92,20 @@ def _allauth_spec() -> dict:
     allauth_schema.pin_client(spec)  # {client} -> app; drops the client parameter
     allauth_schema.drop_unused_client_parameter(spec)
     spec["paths"] = {
-        (OUR_PREFIX + p[len(ALLAUTH_PREFIX) :] if p.startswith(ALLAUTH_PREFIX) else p): item
+        (
+            OUR_PREFIX + p[len(ALLAUTH_PREFIX) :] if p.startswith(ALLAUTH_PREFIX) else p
+        ): item
         for p, item in spec["paths"].items()
     }
-    used_tags = allauth_schema.drop_unused_paths(spec)  # resolves each path in our URL map
+    used_tags = allauth_schema.drop_unused_paths(
+        spec
+    )  # resolves each path in our URL map
     for path, item in spec["paths"].items():
         slug = path[len("/api/v1/") :].replace("/", "_").replace("-", "_")
         for method, operation in item.items():
-            operation.setdefault("operationId", f"{slug}_{method}")  # SDK generators need one
+            operation.setdefault(
+                "operationId", f"{slug}_{method}"
+            )  # SDK generators need one
     allauth_schema.drop_unused_tags(spec, used_tags)
     allauth_schema.specify_signup_fields(spec)
     allauth_schema.specify_custom_signup_form(spec)

@@ -29,4 +29,3 @@ class IsSuperuserOrKey(BasePermission):
         if isinstance(user, KeyPrincipal):
             return scope is not None and user.has_scope(scope)
         return is_superuser(user)
-

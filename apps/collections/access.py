@@ -16,6 +16,4 @@ def check_action(actor, spec: CollectionSpec, action: str) -> None:
     scope = "records:read" if action in READ_ACTIONS else "records:write"
     if has_scope(actor, scope):
         return
-    raise Forbidden(
-        f"You may not {action} records of {spec.name!r}.", code="forbidden"
-    )
+    raise Forbidden(f"You may not {action} records of {spec.name!r}.", code="forbidden")

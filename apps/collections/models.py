@@ -14,7 +14,9 @@ class Collection(models.Model):
     AUTH = "auth"
     TYPES = [(BASE, "base"), (AUTH, "auth")]
 
-    id = models.CharField(primary_key=True, max_length=15, default=new_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=15, default=new_id, editable=False
+    )
     name = models.CharField(max_length=63)
     name_key = models.CharField(max_length=63, unique=True)
     type = models.CharField(max_length=10, choices=TYPES, default=BASE)
@@ -39,7 +41,9 @@ class Collection(models.Model):
 
 
 class Field(models.Model):
-    id = models.CharField(primary_key=True, max_length=15, default=new_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=15, default=new_id, editable=False
+    )
     collection = models.ForeignKey(
         Collection, on_delete=models.CASCADE, related_name="field_set"
     )

@@ -33,16 +33,43 @@ SQL_KEYWORDS = frozenset(
 # Names with a meaning of their own in the API or the expression language.
 API_RESERVED = frozenset(
     {
-        "id", "created", "updated", "collection", "collection_id", "collection_name",
-        "expand", "fields", "filter", "sort", "limit", "cursor", "page", "count",
-        "request", "auth", "now", "pk", "objects",
+        "id",
+        "created",
+        "updated",
+        "collection",
+        "collection_id",
+        "collection_name",
+        "expand",
+        "fields",
+        "filter",
+        "sort",
+        "limit",
+        "cursor",
+        "page",
+        "count",
+        "request",
+        "auth",
+        "now",
+        "pk",
+        "objects",
     }
 )
 AUTH_RESERVED = frozenset(
     {
-        "email", "password", "password_confirm", "token", "token_key", "verified",
-        "email_visibility", "last_login", "is_superuser", "is_staff", "is_active",
-        "mfa", "passkeys", "tokens",
+        "email",
+        "password",
+        "password_confirm",
+        "token",
+        "token_key",
+        "verified",
+        "email_visibility",
+        "last_login",
+        "is_superuser",
+        "is_staff",
+        "is_active",
+        "mfa",
+        "passkeys",
+        "tokens",
     }
 )
 COLLECTION_RESERVED = frozenset({"schema", "import", "batch", "users_auth"})

@@ -24,7 +24,12 @@ from apps.collections.dynamic import cache
 from apps.collections.field_types import get_type
 from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Field
-from apps.collections.records_io import RecordInput, parse_record_input, render_record, row_attnames
+from apps.collections.records_io import (
+    RecordInput,
+    parse_record_input,
+    render_record,
+    row_attnames,
+)
 from apps.collections.services import get_spec
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.exceptions import Conflict, ErrorItem, Forbidden, InvalidInput, NotFound
@@ -44,19 +49,27 @@ def _through(model, field: FieldSpec):
     return through, m2m.m2m_column_name(), m2m.m2m_reverse_name()
 
 
-def _load_many(model, spec: CollectionSpec, ids: list[str]) -> dict[str, dict[str, list[str]]]:
+def _load_many(
+    model, spec: CollectionSpec, ids: list[str]
+) -> dict[str, dict[str, list[str]]]:
     """Multi-relation ids per record, one query per multi field, in insertion order."""
     result: dict[str, dict[str, list[str]]] = {pk: {} for pk in ids}
     for field in _many_fields(spec):
         through, src, dst = _through(model, field)
-        rows = through.objects.filter(**{f"{src}__in": ids}).order_by("pk").values_list(src, dst)
+        rows = (
+            through.objects.filter(**{f"{src}__in": ids})
+            .order_by("pk")
+            .values_list(src, dst)
+        )
         for source, target in rows:
             result[source].setdefault(field.attname, []).append(target)
     return result
 
 
 def _render_rows(model, spec: CollectionSpec, rows: list[dict]) -> list[dict]:
-    many = _load_many(model, spec, [r["id"] for r in rows]) if _many_fields(spec) else {}
+    many = (
+        _load_many(model, spec, [r["id"] for r in rows]) if _many_fields(spec) else {}
+    )
     return [render_record(spec, row, many.get(row["id"])) for row in rows]
 
 
@@ -74,19 +87,29 @@ def _check_targets(spec: CollectionSpec, data: RecordInput) -> None:
         ids = [value] if isinstance(value, str) else list(value or [])
         if not ids:
             continue
-        table = connection.ops.quote_name(table_for_collection(field.options["collection"]))
+        table = connection.ops.quote_name(
+            table_for_collection(field.options["collection"])
+        )
         placeholders = ", ".join(["%s"] * len(ids))
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT id FROM {table} WHERE id IN ({placeholders})", ids)
             found = {row[0] for row in cursor.fetchall()}
         missing = [i for i in ids if i not in found]
         if missing:
-            errors.append(ErrorItem("relation_not_found", f"No related record {missing[0]!r}.", field.name))
+            errors.append(
+                ErrorItem(
+                    "relation_not_found",
+                    f"No related record {missing[0]!r}.",
+                    field.name,
+                )
+            )
     if errors:
         raise InvalidInput(errors=errors)
 
 
-def _check_unique(model, spec: CollectionSpec, data: RecordInput, pk: str | None) -> None:
+def _check_unique(
+    model, spec: CollectionSpec, data: RecordInput, pk: str | None
+) -> None:
     for field in spec.fields:
         name = get_type(field.type).write_name(field)
         value = data.columns.get(name)
@@ -95,27 +118,41 @@ def _check_unique(model, spec: CollectionSpec, data: RecordInput, pk: str | None
             if pk:
                 qs = qs.exclude(pk=pk)
             if qs.exists():
-                raise Conflict("Another record already has this value.", code="unique_violation", param=field.name)
+                raise Conflict(
+                    "Another record already has this value.",
+                    code="unique_violation",
+                    param=field.name,
+                )
     if spec.is_auth and "email" in data.columns:
         qs = model.objects.filter(email=data.columns["email"])
         if pk:
             qs = qs.exclude(pk=pk)
         if qs.exists():
-            raise Conflict("This email is already registered.", code="unique_violation", param="email")
+            raise Conflict(
+                "This email is already registered.",
+                code="unique_violation",
+                param="email",
+            )
 
 
-def _write_many(model, spec: CollectionSpec, pk: str, data: RecordInput, *, replace: bool) -> None:
+def _write_many(
+    model, spec: CollectionSpec, pk: str, data: RecordInput, *, replace: bool
+) -> None:
     for field in _many_fields(spec):
         if field.attname not in data.many:
             continue
         through, src, dst = _through(model, field)
         if replace:
             through.objects.filter(**{src: pk}).delete()
-        through.objects.bulk_create([through(**{src: pk, dst: target}) for target in data.many[field.attname]])
+        through.objects.bulk_create(
+            [through(**{src: pk, dst: target}) for target in data.many[field.attname]]
+        )
 
 
 def _fetch(model, spec: CollectionSpec, pk: str, *, lock: bool = False) -> dict:
-    if not valid_id(pk):  # e.g. NUL from the URL, which PostgreSQL refuses with an error
+    if not valid_id(
+        pk
+    ):  # e.g. NUL from the URL, which PostgreSQL refuses with an error
         raise NotFound("The record does not exist.", code="record_not_found")
     qs = model.objects.filter(pk=pk)
     if lock:
@@ -166,7 +203,10 @@ def _index_entry_too_large(
 
 
 def _integrity_conflict() -> Conflict:
-    return Conflict("The record conflicts with another record (a unique value).", code="unique_violation")
+    return Conflict(
+        "The record conflicts with another record (a unique value).",
+        code="unique_violation",
+    )
 
 
 @retry_on_schema_race
@@ -185,7 +225,9 @@ def record_create(*, actor, collection: str, data) -> dict:
             _check_targets(spec, parsed)
             _check_unique(model, spec, parsed, None)
             if parsed.record_id and model.objects.filter(pk=pk).exists():
-                raise Conflict("A record with this id already exists.", code="id_taken", param="id")
+                raise Conflict(
+                    "A record with this id already exists.", code="id_taken", param="id"
+                )
             model.objects.create(id=pk, created=now, updated=now, **columns)
             _write_many(model, spec, pk, parsed, replace=False)
             row = _fetch(model, spec, pk)
@@ -259,7 +301,8 @@ def _refuse_superuser_accounts(actor, user_ids: list[str]) -> None:
         return
     if get_user_model().objects.filter(pk__in=user_ids, is_superuser=True).exists():
         raise Forbidden(
-            "Only a superuser may change or delete a superuser's account.", code="forbidden"
+            "Only a superuser may change or delete a superuser's account.",
+            code="forbidden",
         )
 
 
@@ -275,9 +318,17 @@ def _delete_cascade(
         source = cache.model_for(source_spec)
         if get_type(field.type).is_many(field):
             through, src, dst = _through(source, field)
-            referencing = list(through.objects.filter(**{f"{dst}__in": pks}).values_list(src, flat=True).distinct())
+            referencing = list(
+                through.objects.filter(**{f"{dst}__in": pks})
+                .values_list(src, flat=True)
+                .distinct()
+            )
         else:
-            referencing = list(source.objects.filter(**{f"{field.attname}__in": pks}).values_list("pk", flat=True))
+            referencing = list(
+                source.objects.filter(**{f"{field.attname}__in": pks}).values_list(
+                    "pk", flat=True
+                )
+            )
         referencing = [r for r in referencing if (source_spec.id, r) not in seen]
         if not referencing:
             continue
@@ -321,9 +372,13 @@ def _param_int(params, name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name} must be an integer.", code="invalid", param=name) from None
+        raise InvalidInput(
+            f"{name} must be an integer.", code="invalid", param=name
+        ) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}.", code="out_of_range", param=name)
+        raise InvalidInput(
+            f"{name} must be between {low} and {high}.", code="out_of_range", param=name
+        )
     return value
 
 
@@ -344,8 +399,16 @@ def decode_cursor(cursor: str):
         if created.tzinfo is None or not valid_id(pk):
             raise ValueError("not a cursor")
         return created.astimezone(dt.timezone.utc), pk
-    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidInput("The cursor is not valid.", code="invalid_cursor", param="cursor") from None
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        orjson.JSONDecodeError,
+    ):
+        raise InvalidInput(
+            "The cursor is not valid.", code="invalid_cursor", param="cursor"
+        ) from None
 
 
 @retry_on_schema_race
@@ -359,10 +422,14 @@ def record_list(*, actor, collection: str, params) -> dict:
     cursor = params.get("cursor")
     page = params.get("page")
     if cursor and page:
-        raise InvalidInput("Use either cursor or page, not both.", code="invalid", param="page")
+        raise InvalidInput(
+            "Use either cursor or page, not both.", code="invalid", param="page"
+        )
     if cursor:
         created, pk = decode_cursor(cursor)
-        qs = qs.filter(models.Q(created__lt=created) | models.Q(created=created, id__lt=pk))
+        qs = qs.filter(
+            models.Q(created__lt=created) | models.Q(created=created, id__lt=pk)
+        )
     elif page:
         page_number = _param_int(params, "page", 1, 1, 1_000_000)
         qs = qs[(page_number - 1) * limit :]
@@ -371,7 +438,9 @@ def record_list(*, actor, collection: str, params) -> dict:
     rows = rows[:limit]
     body: dict = {
         "items": _render_rows(model, spec, rows),
-        "next_cursor": encode_cursor(rows[-1]["created"], rows[-1]["id"]) if more and rows else None,
+        "next_cursor": encode_cursor(rows[-1]["created"], rows[-1]["id"])
+        if more and rows
+        else None,
     }
     if params.get("count") in ("1", "true"):
         body["total"] = model.objects.count()

@@ -52,13 +52,21 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
         if key in READ_ONLY:
             errors.append(ErrorItem("read_only", f"{key} is set by the server.", key))
         elif key not in allowed:
-            errors.append(ErrorItem("unknown_field", f"{spec.name!r} has no field {key!r}.", key))
+            errors.append(
+                ErrorItem("unknown_field", f"{spec.name!r} has no field {key!r}.", key)
+            )
     if "id" in data:
         if partial:
             if data["id"] is not None:
-                errors.append(ErrorItem("read_only", "A record's id cannot change.", "id"))
+                errors.append(
+                    ErrorItem("read_only", "A record's id cannot change.", "id")
+                )
         elif not valid_id(data["id"]) or len(data["id"]) != 15:
-            errors.append(ErrorItem("invalid_id", "An id is 15 lowercase letters or digits.", "id"))
+            errors.append(
+                ErrorItem(
+                    "invalid_id", "An id is 15 lowercase letters or digits.", "id"
+                )
+            )
         else:
             result.record_id = data["id"]
     if spec.is_auth:
@@ -66,12 +74,16 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
     for field in spec.fields:
         if field.name not in data:
             if not partial and field.required:
-                errors.append(ErrorItem("required", "This field is required.", field.name))
+                errors.append(
+                    ErrorItem("required", "This field is required.", field.name)
+                )
             continue
         field_type = get_type(field.type)
         raw = data[field.name]
         if _contains_nul(raw):
-            errors.append(ErrorItem("invalid", "Must not contain NUL characters.", field.name))
+            errors.append(
+                ErrorItem("invalid", "Must not contain NUL characters.", field.name)
+            )
             continue
         try:
             value = field_type.to_internal(raw, field)
@@ -90,7 +102,9 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
     return result
 
 
-def _parse_auth_input(data, partial: bool, result: RecordInput, errors: list[ErrorItem]) -> None:
+def _parse_auth_input(
+    data, partial: bool, result: RecordInput, errors: list[ErrorItem]
+) -> None:
     if "email" in data or not partial:
         try:
             email = _email.to_internal(data.get("email"), None)
@@ -111,12 +125,16 @@ def _parse_auth_input(data, partial: bool, result: RecordInput, errors: list[Err
             try:
                 validate_password(password)
             except ValidationError as exc:
-                errors.append(ErrorItem("weak_password", " ".join(exc.messages), "password"))
+                errors.append(
+                    ErrorItem("weak_password", " ".join(exc.messages), "password")
+                )
             else:
                 result.password = password
 
 
-def render_record(spec: CollectionSpec, row: dict, many: dict[str, list[str]] | None = None) -> dict:
+def render_record(
+    spec: CollectionSpec, row: dict, many: dict[str, list[str]] | None = None
+) -> dict:
     """A stored row (attname -> value) as the API shows it."""
     out = {
         "id": row["id"],

@@ -13,7 +13,9 @@ def collection_names_by_id() -> dict[str, str]:
 def field_to_json(field: FieldSpec, names_by_id: dict[str, str]) -> dict:
     options = dict(field.options)
     if field.type == "relation" and options.get("collection"):
-        options["collection"] = names_by_id.get(options["collection"], options["collection"])
+        options["collection"] = names_by_id.get(
+            options["collection"], options["collection"]
+        )
     return {
         "id": field.id,
         "name": field.name,
@@ -26,7 +28,9 @@ def field_to_json(field: FieldSpec, names_by_id: dict[str, str]) -> dict:
     }
 
 
-def collection_to_json(spec: CollectionSpec, names_by_id: dict[str, str] | None = None) -> dict:
+def collection_to_json(
+    spec: CollectionSpec, names_by_id: dict[str, str] | None = None
+) -> dict:
     if names_by_id is None:
         names_by_id = collection_names_by_id()
     names_by_field = {f.id: f.name for f in spec.fields}
@@ -39,7 +43,10 @@ def collection_to_json(spec: CollectionSpec, names_by_id: dict[str, str] | None 
         "fields": [field_to_json(f, names_by_id) for f in spec.fields],
         "rules": dict(spec.rules),
         "indexes": [
-            {"fields": [names_by_field.get(ref, ref) for ref in ix.fields], "unique": ix.unique}
+            {
+                "fields": [names_by_field.get(ref, ref) for ref in ix.fields],
+                "unique": ix.unique,
+            }
             for ix in spec.indexes
         ],
     }

@@ -12,8 +12,18 @@ from apps.collections.spec import CollectionSpec, FieldSpec, IndexSpec
 from apps.core.exceptions import InvalidInput
 from apps.core.ids import new_id
 
-COLLECTION_KEYS = {"id", "name", "type", "fields", "rules", "indexes", "system",
-                   "created", "updated", "schema_version"}
+COLLECTION_KEYS = {
+    "id",
+    "name",
+    "type",
+    "fields",
+    "rules",
+    "indexes",
+    "system",
+    "created",
+    "updated",
+    "schema_version",
+}
 WRITABLE_COLLECTION_KEYS = {"name", "type", "fields", "rules", "indexes"}
 FIELD_KEYS = {"id", "name", "type", "required", "unique", "hidden", "rules", "options"}
 FIELD_RULE_KEYS = ("read", "write")
@@ -31,7 +41,9 @@ def _require_dict(value, param: str) -> dict:
     return value
 
 
-def _refuse_unknown(data: dict, allowed: set[str], param: str | None, ignore=()) -> None:
+def _refuse_unknown(
+    data: dict, allowed: set[str], param: str | None, ignore=()
+) -> None:
     unknown = sorted(set(data) - allowed - set(ignore))
     if unknown:
         where = f"{param}." if param else ""
@@ -45,7 +57,9 @@ def _refuse_unknown(data: dict, allowed: set[str], param: str | None, ignore=())
 def _bool(data: dict, key: str, param: str, default: bool = False) -> bool:
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise InvalidInput("Must be true or false.", code="invalid_type", param=f"{param}.{key}")
+        raise InvalidInput(
+            "Must be true or false.", code="invalid_type", param=f"{param}.{key}"
+        )
     return value
 
 
@@ -53,9 +67,15 @@ def parse_rule(value, param: str):
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput("A rule is null or an expression string.", code="invalid_type", param=param)
+        raise InvalidInput(
+            "A rule is null or an expression string.", code="invalid_type", param=param
+        )
     if len(value) > MAX_RULE_LENGTH:
-        raise InvalidInput(f"A rule is at most {MAX_RULE_LENGTH} characters.", code="too_long", param=param)
+        raise InvalidInput(
+            f"A rule is at most {MAX_RULE_LENGTH} characters.",
+            code="too_long",
+            param=param,
+        )
     return value
 
 
@@ -93,7 +113,9 @@ def _parse_field(
                 param=f"{param}.id",
             )
     previous = existing.get(field_id) if field_id else None
-    name = names.check_name(data.get("name"), kind="field", param=f"{param}.name", reserved=reserved)
+    name = names.check_name(
+        data.get("name"), kind="field", param=f"{param}.name", reserved=reserved
+    )
     type_name = data.get("type", previous.type if previous else None)
     field_type = get_type(type_name) if isinstance(type_name, str) else None
     if field_type is None:
@@ -108,13 +130,20 @@ def _parse_field(
         )
     except OptionsInvalid as exc:
         where = f"{param}.options" + (f".{exc.option}" if exc.option else "")
-        raise InvalidInput(f"Field {name!r}: {exc.message}.", code="invalid_option", param=where)
+        raise InvalidInput(
+            f"Field {name!r}: {exc.message}.", code="invalid_option", param=where
+        ) from None
     field_rules = {key: None for key in FIELD_RULE_KEYS}
     raw_rules = data.get("rules")
     if raw_rules is not None:
-        _refuse_unknown(_require_dict(raw_rules, f"{param}.rules"), set(FIELD_RULE_KEYS), f"{param}.rules")
+        _refuse_unknown(
+            _require_dict(raw_rules, f"{param}.rules"),
+            set(FIELD_RULE_KEYS),
+            f"{param}.rules",
+        )
         field_rules = {
-            key: parse_rule(raw_rules.get(key), f"{param}.rules.{key}") for key in FIELD_RULE_KEYS
+            key: parse_rule(raw_rules.get(key), f"{param}.rules.{key}")
+            for key in FIELD_RULE_KEYS
         }
     spec = FieldSpec(
         id=field_id or new_id(),
@@ -132,7 +161,9 @@ def _parse_field(
             code="invalid_option",
             param=f"{param}.unique",
         )
-    if spec.unique and type_name in {"json"} | ({"select"} if options.get("multiple") else set()):
+    if spec.unique and type_name in {"json"} | (
+        {"select"} if options.get("multiple") else set()
+    ):
         raise InvalidInput(
             f"Field {name!r}: {type_name} values with several entries cannot be unique.",
             code="invalid_option",
@@ -141,13 +172,21 @@ def _parse_field(
     return spec
 
 
-def parse_fields(value, current: CollectionSpec | None, ctype: str, resolve) -> tuple[FieldSpec, ...]:
+def parse_fields(
+    value, current: CollectionSpec | None, ctype: str, resolve
+) -> tuple[FieldSpec, ...]:
     if not isinstance(value, list):
-        raise InvalidInput("fields must be a list.", code="invalid_type", param="fields")
+        raise InvalidInput(
+            "fields must be a list.", code="invalid_type", param="fields"
+        )
     if len(value) > MAX_FIELDS:
-        raise InvalidInput(f"At most {MAX_FIELDS} fields.", code="too_many", param="fields")
+        raise InvalidInput(
+            f"At most {MAX_FIELDS} fields.", code="too_many", param="fields"
+        )
     existing = {f.id: f for f in current.fields} if current else {}
-    reserved = names.API_RESERVED | (names.AUTH_RESERVED if ctype == Collection.AUTH else frozenset())
+    reserved = names.API_RESERVED | (
+        names.AUTH_RESERVED if ctype == Collection.AUTH else frozenset()
+    )
     fields: list[FieldSpec] = []
     seen_keys: dict[str, str] = {}
     seen_ids: set[str] = set()
@@ -162,7 +201,11 @@ def parse_fields(value, current: CollectionSpec | None, ctype: str, resolve) -> 
                 param=f"fields.{index}.name",
             )
         if spec.id in seen_ids:
-            raise InvalidInput("A field id appears twice.", code="duplicate_id", param=f"fields.{index}.id")
+            raise InvalidInput(
+                "A field id appears twice.",
+                code="duplicate_id",
+                param=f"fields.{index}.id",
+            )
         seen_keys[key] = spec.name
         seen_ids.add(spec.id)
         fields.append(spec)
@@ -170,14 +213,22 @@ def parse_fields(value, current: CollectionSpec | None, ctype: str, resolve) -> 
 
 
 def _system_names(ctype: str) -> tuple[str, ...]:
-    return ("id", "created", "updated") + (("email",) if ctype == Collection.AUTH else ())
+    return ("id", "created", "updated") + (
+        ("email",) if ctype == Collection.AUTH else ()
+    )
 
 
-def parse_indexes(value, fields: tuple[FieldSpec, ...], ctype: str) -> tuple[IndexSpec, ...]:
+def parse_indexes(
+    value, fields: tuple[FieldSpec, ...], ctype: str
+) -> tuple[IndexSpec, ...]:
     if not isinstance(value, list):
-        raise InvalidInput("indexes must be a list.", code="invalid_type", param="indexes")
+        raise InvalidInput(
+            "indexes must be a list.", code="invalid_type", param="indexes"
+        )
     if len(value) > MAX_INDEXES:
-        raise InvalidInput(f"At most {MAX_INDEXES} indexes.", code="too_many", param="indexes")
+        raise InvalidInput(
+            f"At most {MAX_INDEXES} indexes.", code="too_many", param="indexes"
+        )
     by_name = {f.name: f for f in fields}
     system = _system_names(ctype)
     result: list[IndexSpec] = []
@@ -199,15 +250,27 @@ def parse_indexes(value, fields: tuple[FieldSpec, ...], ctype: str) -> tuple[Ind
                 continue
             field = by_name.get(ref) if isinstance(ref, str) else None
             if field is None:
-                raise InvalidInput(f"Index field {ref!r} is not a field of this collection.", code="unknown_field", param=f"{param}.fields")
+                raise InvalidInput(
+                    f"Index field {ref!r} is not a field of this collection.",
+                    code="unknown_field",
+                    param=f"{param}.fields",
+                )
             if get_type(field.type).is_many(field):
-                raise InvalidInput(f"Field {ref!r} is a multiple relation and cannot be indexed.", code="invalid", param=f"{param}.fields")
+                raise InvalidInput(
+                    f"Field {ref!r} is a multiple relation and cannot be indexed.",
+                    code="invalid",
+                    param=f"{param}.fields",
+                )
             ids.append(field.id)
         if len(set(ids)) != len(ids):
-            raise InvalidInput("An index names a field twice.", code="invalid", param=f"{param}.fields")
+            raise InvalidInput(
+                "An index names a field twice.", code="invalid", param=f"{param}.fields"
+            )
         spec = IndexSpec(tuple(ids), _bool(item, "unique", param))
         if spec in result:
-            raise InvalidInput("The same index is listed twice.", code="duplicate", param=param)
+            raise InvalidInput(
+                "The same index is listed twice.", code="duplicate", param=param
+            )
         result.append(spec)
     return tuple(result)
 
@@ -215,7 +278,12 @@ def parse_indexes(value, fields: tuple[FieldSpec, ...], ctype: str) -> tuple[Ind
 def parse_create(data, resolve: ResolveCollection) -> CollectionSpec:
     data = _require_dict(data, None)
     _refuse_unknown(data, WRITABLE_COLLECTION_KEYS, None, ignore=("id",))
-    name = names.check_name(data.get("name"), kind="collection", param="name", reserved=names.COLLECTION_RESERVED)
+    name = names.check_name(
+        data.get("name"),
+        kind="collection",
+        param="name",
+        reserved=names.COLLECTION_RESERVED,
+    )
     ctype = data.get("type", Collection.BASE)
     if ctype != Collection.BASE:
         raise InvalidInput(
@@ -245,16 +313,34 @@ def parse_create(data, resolve: ResolveCollection) -> CollectionSpec:
     )
 
 
-def parse_update(current: CollectionSpec, data, resolve: ResolveCollection) -> CollectionSpec:
+def parse_update(
+    current: CollectionSpec, data, resolve: ResolveCollection
+) -> CollectionSpec:
     data = _require_dict(data, None)
-    _refuse_unknown(data, WRITABLE_COLLECTION_KEYS, None, ignore=("id", "system", "created", "updated", "schema_version"))
+    _refuse_unknown(
+        data,
+        WRITABLE_COLLECTION_KEYS,
+        None,
+        ignore=("id", "system", "created", "updated", "schema_version"),
+    )
     name = current.name
     if "name" in data and data["name"] != current.name:
         if current.system:
-            raise InvalidInput("System collections cannot be renamed.", code="system_collection", param="name")
-        name = names.check_name(data["name"], kind="collection", param="name", reserved=names.COLLECTION_RESERVED)
+            raise InvalidInput(
+                "System collections cannot be renamed.",
+                code="system_collection",
+                param="name",
+            )
+        name = names.check_name(
+            data["name"],
+            kind="collection",
+            param="name",
+            reserved=names.COLLECTION_RESERVED,
+        )
     if "type" in data and data["type"] != current.type:
-        raise InvalidInput("A collection's type cannot change.", code="immutable", param="type")
+        raise InvalidInput(
+            "A collection's type cannot change.", code="immutable", param="type"
+        )
 
     def resolve_with_self(ref: str) -> str | None:
         return current.id if ref in (name, current.id) else resolve(ref)

@@ -52,7 +52,11 @@ def _match_fields(entry: dict, current: CollectionSpec) -> dict:
 
 def _diff(old: CollectionSpec | None, new: CollectionSpec) -> dict:
     if old is None:
-        return {"collection": new.name, "action": "create", "fields": {"added": [f.name for f in new.fields]}}
+        return {
+            "collection": new.name,
+            "action": "create",
+            "fields": {"added": [f.name for f in new.fields]},
+        }
     old_fields = {f.id: f for f in old.fields}
     new_ids = {f.id for f in new.fields}
     fields = {
@@ -89,7 +93,9 @@ def _diff(old: CollectionSpec | None, new: CollectionSpec) -> dict:
 
 def _entries(document) -> list[dict]:
     if not isinstance(document, dict):
-        raise InvalidInput("The schema document must be a JSON object.", code="invalid_type")
+        raise InvalidInput(
+            "The schema document must be a JSON object.", code="invalid_type"
+        )
     entries = document.get("collections")
     if not isinstance(entries, list) or len(entries) > MAX_COLLECTIONS:
         raise InvalidInput(
@@ -99,7 +105,11 @@ def _entries(document) -> list[dict]:
         )
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise InvalidInput("Each collection needs a name.", code="invalid", param=f"collections.{index}.name")
+            raise InvalidInput(
+                "Each collection needs a name.",
+                code="invalid",
+                param=f"collections.{index}.name",
+            )
         check_name(entry["name"], kind="collection", param=f"collections.{index}.name")
     return entries
 
@@ -112,12 +122,14 @@ def _existing(entry: dict) -> Collection | None:
     return Collection.objects.filter(name_key=name_key(entry["name"])).first()
 
 
-def _prefixed(exc: ApiError, index: int, positions: list[int] | None = None) -> ApiError:
+def _prefixed(
+    exc: ApiError, index: int, positions: list[int] | None = None
+) -> ApiError:
     """Point params into the document; `positions` maps a filtered field list back to it."""
     for item in exc.errors:
         param = item.param
         if positions is not None and param and param.startswith("fields."):
-            head, dot, rest = param[len("fields."):].partition(".")
+            head, dot, rest = param[len("fields.") :].partition(".")
             if head.isdigit() and int(head) < len(positions):
                 param = f"fields.{positions[int(head)]}{dot}{rest}"
         item.param = f"collections.{index}" + (f".{param}" if param else "")
@@ -130,11 +142,14 @@ def _without_relations(entry: dict) -> tuple[object, list[int] | None]:
     if not isinstance(fields, list):
         return fields, None
     positions = [
-        i for i, f in enumerate(fields)
+        i
+        for i, f in enumerate(fields)
         if not (isinstance(f, dict) and f.get("type") == "relation")
     ]
     plain = [
-        {k: v for k, v in fields[i].items() if k != "id"} if isinstance(fields[i], dict) else fields[i]
+        {k: v for k, v in fields[i].items() if k != "id"}
+        if isinstance(fields[i], dict)
+        else fields[i]
         for i in positions
     ]
     return plain, positions
@@ -165,16 +180,28 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                     try:
                         created = services.collection_create(
                             actor=actor,
-                            data={"name": entry["name"], "type": entry.get("type", "base"), "fields": plain},
+                            data={
+                                "name": entry["name"],
+                                "type": entry.get("type", "base"),
+                                "fields": plain,
+                            },
                         )
                     except ApiError as exc:
                         raise _prefixed(exc, index, positions) from None
                 seen.add(existing.pk if existing is not None else created.id)
                 plan.append((index, entry, before))
             for index, entry, before in plan:
-                current = services.get_spec(entry["name"]) if before is None else services.get_spec(before.name)
+                current = (
+                    services.get_spec(entry["name"])
+                    if before is None
+                    else services.get_spec(before.name)
+                )
                 try:
-                    after = services.collection_update(actor=actor, name=current.name, data=_match_fields(entry, current))
+                    after = services.collection_update(
+                        actor=actor,
+                        name=current.name,
+                        data=_match_fields(entry, current),
+                    )
                 except ApiError as exc:
                     raise _prefixed(exc, index) from None
                 changes.append(_diff(before, after))

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    transaction,
+)
 
 from apps.accounts.permissions import has_scope
 from apps.collections import schema_input
+from apps.collections.bootstrap import USERS_ID as USERS_COLLECTION_ID  # noqa: E402,F401
 from apps.collections.dynamic import cache, ddl
 from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Collection, Field
 from apps.collections.names import MAX_NAME, NAME_RE, name_key
 from apps.collections.spec import CollectionSpec
-from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-
-from apps.collections.bootstrap import USERS_ID as USERS_COLLECTION_ID  # noqa: E402,F401
+from apps.core.exceptions import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 
 
 def require_schema_access(actor) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Unauthenticated("Authentication required.")
     if not has_scope(actor, "schema"):
-        raise Forbidden("Only superusers and API keys with the `schema` scope may do this.")
+        raise Forbidden(
+            "Only superusers and API keys with the `schema` scope may do this."
+        )
 
 
 def resolve_collection_ref(ref: str) -> str | None:
@@ -28,7 +41,9 @@ def resolve_collection_ref(ref: str) -> str | None:
     if not (_possible_name(ref) or valid_id(ref)):
         return None  # e.g. a NUL byte, which PostgreSQL refuses in a query parameter
     row = (
-        Collection.objects.filter(name_key=name_key(ref)).values_list("id", flat=True).first()
+        Collection.objects.filter(name_key=name_key(ref))
+        .values_list("id", flat=True)
+        .first()
         or Collection.objects.filter(pk=ref).values_list("id", flat=True).first()
     )
     return row
@@ -66,8 +81,9 @@ def _lock(name: str) -> Collection:
         if connection.features.has_select_for_update_nowait:
             collection = queryset.select_for_update(nowait=True).first()
         else:
-            collection = queryset.first()  # SQLite: IMMEDIATE transactions serialise writers
-    except DatabaseError:
+            # SQLite: IMMEDIATE transactions already serialise writers.
+            collection = queryset.first()
+    except OperationalError:  # NOWAIT: another transaction holds the row lock
         raise Conflict(
             f"Collection {name!r} is being changed by another request; retry.",
             code="schema_conflict",
@@ -78,25 +94,41 @@ def _lock(name: str) -> Collection:
 
 
 def _fresh_spec(collection: Collection) -> CollectionSpec:
-    return CollectionSpec.from_rows(collection, list(Field.objects.filter(collection=collection)))
+    return CollectionSpec.from_rows(
+        collection, list(Field.objects.filter(collection=collection))
+    )
 
 
-def _save_definition(spec: CollectionSpec, collection: Collection | None = None) -> Collection:
+def _save_definition(
+    spec: CollectionSpec, collection: Collection | None = None
+) -> Collection:
     if collection is None:
-        collection = Collection(id=spec.id, table=spec.table, type=spec.type, system=spec.system)
+        collection = Collection(
+            id=spec.id, table=spec.table, type=spec.type, system=spec.system
+        )
     collection.name = spec.name
     collection.name_key = name_key(spec.name)
     collection.rules = dict(spec.rules)
-    collection.indexes = [{"fields": list(ix.fields), "unique": ix.unique} for ix in spec.indexes]
+    collection.indexes = [
+        {"fields": list(ix.fields), "unique": ix.unique} for ix in spec.indexes
+    ]
     collection.schema_version = spec.version
     collection.save()
     keep = [f.id for f in spec.fields]
     Field.objects.filter(collection=collection).exclude(pk__in=keep).delete()
-    existing = set(Field.objects.filter(collection=collection).values_list("pk", flat=True))
+    existing = set(
+        Field.objects.filter(collection=collection).values_list("pk", flat=True)
+    )
     for position, f in enumerate(spec.fields):
         values = dict(
-            name=f.name, name_key=name_key(f.name), type=f.type, required=f.required,
-            unique=f.unique, hidden=f.hidden, rules=dict(f.rules), options=dict(f.options),
+            name=f.name,
+            name_key=name_key(f.name),
+            type=f.type,
+            required=f.required,
+            unique=f.unique,
+            hidden=f.hidden,
+            rules=dict(f.rules),
+            options=dict(f.options),
             position=position,
         )
         if f.id in existing:
@@ -107,12 +139,20 @@ def _save_definition(spec: CollectionSpec, collection: Collection | None = None)
 
 
 def _name_taken(spec: CollectionSpec) -> bool:
-    return Collection.objects.filter(name_key=name_key(spec.name)).exclude(pk=spec.id).exists()
+    return (
+        Collection.objects.filter(name_key=name_key(spec.name))
+        .exclude(pk=spec.id)
+        .exists()
+    )
 
 
 def _refuse_taken_name(spec: CollectionSpec) -> None:
     if _name_taken(spec):
-        raise Conflict(f"A collection named {spec.name!r} already exists.", code="name_taken", param="name")
+        raise Conflict(
+            f"A collection named {spec.name!r} already exists.",
+            code="name_taken",
+            param="name",
+        )
 
 
 def _ddl_failed(exc: Exception) -> InvalidInput | Conflict:
@@ -122,7 +162,9 @@ def _ddl_failed(exc: Exception) -> InvalidInput | Conflict:
             "for a new unique field or index).",
             code="constraint_violation",
         )
-    return InvalidInput("The database refused the schema change.", code="schema_change_failed")
+    return InvalidInput(
+        "The database refused the schema change.", code="schema_change_failed"
+    )
 
 
 def collection_create(*, actor, data) -> CollectionSpec:
@@ -134,7 +176,11 @@ def collection_create(*, actor, data) -> CollectionSpec:
             collection = _save_definition(spec)
             ddl.create_table(spec)
     except IntegrityError:
-        raise Conflict(f"A collection named {spec.name!r} already exists.", code="name_taken", param="name") from None
+        raise Conflict(
+            f"A collection named {spec.name!r} already exists.",
+            code="name_taken",
+            param="name",
+        ) from None
     return cache.spec_for(Collection.objects.get(pk=collection.pk))
 
 
@@ -159,7 +205,10 @@ def relations_into(collection_id: str) -> list[tuple[str, str]]:
     """(collection name, field name) of every relation field that targets the collection."""
     found = []
     for field in Field.objects.filter(type="relation").select_related("collection"):
-        if field.options.get("collection") == collection_id and field.collection_id != collection_id:
+        if (
+            field.options.get("collection") == collection_id
+            and field.collection_id != collection_id
+        ):
             found.append((field.collection.name, field.name))
     return found
 
@@ -169,7 +218,10 @@ def collection_delete(*, actor, name: str) -> None:
     with ddl.schema_transaction():
         collection = _lock(name)
         if collection.system:
-            raise InvalidInput(f"{collection.name!r} is a system collection and cannot be dropped.", code="system_collection")
+            raise InvalidInput(
+                f"{collection.name!r} is a system collection and cannot be dropped.",
+                code="system_collection",
+            )
         users = relations_into(collection.id)
         if users:
             listed = ", ".join(f"{c}.{f}" for c, f in users)

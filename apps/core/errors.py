@@ -54,7 +54,9 @@ def _flatten_validation(detail, param: str | None = None) -> list[ErrorItem]:
     return [ErrorItem(str(code), str(detail), param)]
 
 
-def error_items_for(exc: Exception) -> tuple[int, list[ErrorItem], dict[str, str]] | None:
+def error_items_for(
+    exc: Exception,
+) -> tuple[int, list[ErrorItem], dict[str, str]] | None:
     """Map any known exception to (status, items, headers); None means unknown (a bug)."""
     if isinstance(exc, ApiError):
         return exc.status, exc.errors, exc.headers

@@ -58,7 +58,11 @@ class ErrorEnvelopeMiddleware:
         ):
             status = response.status_code
             code = ERROR_CODES.get(status, "server_error" if status >= 500 else "error")
-            message = "Internal server error." if status >= 500 else "The request was refused."
+            message = (
+                "Internal server error."
+                if status >= 500
+                else "The request was refused."
+            )
             if status == 400:
                 message = "The request is malformed or invalid."
             replacement = json_error(status, code, message)

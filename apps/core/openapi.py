@@ -52,13 +52,18 @@ def error_schemas() -> dict:
         "Error": {
             "type": "object",
             "properties": {
-                "status": {"type": "integer", "description": "The HTTP status, repeated."},
+                "status": {
+                    "type": "integer",
+                    "description": "The HTTP status, repeated.",
+                },
                 "errors": {"type": "array", "items": ref("ErrorItem"), "minItems": 1},
             },
             "required": ["status", "errors"],
             "example": {
                 "status": 400,
-                "errors": [{"code": "invalid", "message": "Human readable.", "param": "title"}],
+                "errors": [
+                    {"code": "invalid", "message": "Human readable.", "param": "title"}
+                ],
             },
         },
     }
@@ -99,14 +104,24 @@ def add_tag(result: dict, name: str, description: str) -> None:
 def add_operations_paths(result: dict) -> None:
     """/healthz and /readyz (apps.core.views): plain Django views, so described here."""
     add_tag(result, "operations", "Liveness and readiness probes.")
-    status = {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]}}}
-    add_operation(result, "/healthz", "get", {
-        "operationId": "healthz",
-        "summary": "Liveness: the process is alive and serving",
-        "tags": ["operations"],
-        "security": [],
-        "responses": {"200": {"description": "Alive.", "content": json_content(status)}},
-    })
+    status = {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+    }
+    add_operation(
+        result,
+        "/healthz",
+        "get",
+        {
+            "operationId": "healthz",
+            "summary": "Liveness: the process is alive and serving",
+            "tags": ["operations"],
+            "security": [],
+            "responses": {
+                "200": {"description": "Alive.", "content": json_content(status)}
+            },
+        },
+    )
     checks = {
         "type": "object",
         "properties": {
@@ -121,17 +136,25 @@ def add_operations_paths(result: dict) -> None:
         },
         "required": ["status", "checks"],
     }
-    add_operation(result, "/readyz", "get", {
-        "operationId": "readyz",
-        "summary": "Readiness: database, cache and broker answer",
-        "tags": ["operations"],
-        "security": [],
-        "responses": {
-            "200": {"description": "Every dependency answers.", "content": json_content(checks)},
-            "503": {
-                "description": "A dependency is down.",
-                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                "content": json_content(checks),
+    add_operation(
+        result,
+        "/readyz",
+        "get",
+        {
+            "operationId": "readyz",
+            "summary": "Readiness: database, cache and broker answer",
+            "tags": ["operations"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Every dependency answers.",
+                    "content": json_content(checks),
+                },
+                "503": {
+                    "description": "A dependency is down.",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    "content": json_content(checks),
+                },
             },
         },
-    })
+    )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
-
-import orjson
 
 
 def json_depth_exceeds(value, limit: int) -> bool:

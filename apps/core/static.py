@@ -29,7 +29,9 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         # Django's ASGI handler reads a file's sync iterator whole in a thread anyway, with a
         # warning; reading it here does the same work without one.
         try:
-            whole = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+            whole = HttpResponse(
+                b"".join(response.streaming_content), status=response.status_code
+            )
         finally:
             response.close()
         for header, value in response.items():

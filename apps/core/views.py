@@ -33,7 +33,9 @@ def _check_broker() -> None:
     from baas.celery import app
 
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+        conn.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, timeout=1
+        )
 
 
 CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
@@ -50,7 +52,10 @@ def readyz(request):
         except Exception as exc:  # a probe reports, it never raises
             results[name] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in results.values())
-    response = JsonResponse({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+    response = JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": results},
+        status=200 if ready else 503,
+    )
     if not ready:
         response["Retry-After"] = "5"
     return response

@@ -82,14 +82,18 @@ def things(targets, admin) -> dict:
 
 
 def ddl_statements(captured: CaptureQueriesContext) -> list[str]:
-    return [q["sql"] for q in captured.captured_queries if DDL_STATEMENT.match(q["sql"])]
+    return [
+        q["sql"] for q in captured.captured_queries if DDL_STATEMENT.match(q["sql"])
+    ]
 
 
 # --- create -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("name", "expected"), [(n, e) for n, _, _, e in SCALAR_FIELDS])
-def test_every_scalar_type_gets_a_nullable_column_of_a_sensible_type(things, name, expected):
+def test_every_scalar_type_gets_a_nullable_column_of_a_sensible_type(
+    things, name, expected
+):
     column_type, nullable = columns(table_of(things))[column_of(things, name)]
     assert column_type == expected
     assert nullable, "columns stay nullable: `required` is checked by the API"
@@ -138,7 +142,9 @@ def test_unique_field_gets_a_unique_constraint(things):
 def test_indexes_exist_including_a_unique_composite_one(things):
     table = table_of(things)
     assert (column_of(things, "status"), "created") in index_sets(table)
-    assert (column_of(things, "title"), column_of(things, "score")) in unique_sets(table)
+    assert (column_of(things, "title"), column_of(things, "score")) in unique_sets(
+        table
+    )
 
 
 def test_unique_composite_index_refuses_duplicates(things, admin):
@@ -153,7 +159,12 @@ def test_unique_composite_index_refuses_duplicates(things, admin):
 
 def test_create_keeps_the_definition_it_was_given(things):
     assert [f["name"] for f in things["fields"]] == [n for n, *_ in SCALAR_FIELDS] + [
-        "owner", "target", "many_targets", "parent", "children", "code",
+        "owner",
+        "target",
+        "many_targets",
+        "parent",
+        "children",
+        "code",
     ]
     assert field_by_name(things, "target")["options"]["collection"] == "targets"
     assert field_by_name(things, "children")["options"]["collection"] == "things"
@@ -170,7 +181,9 @@ def test_adding_a_field_adds_a_column(things, admin):
     table = table_of(things)
     before = set(columns(table))
     updated = patch_collection(
-        admin, "things", {"fields": fields_payload(things) + [{"name": "extra", "type": "number"}]}
+        admin,
+        "things",
+        {"fields": fields_payload(things) + [{"name": "extra", "type": "number"}]},
     )
     after = columns(table)
     assert set(after) - before == {column_of(updated, "extra")}
@@ -180,7 +193,9 @@ def test_adding_a_field_adds_a_column(things, admin):
 def test_adding_fields_keeps_existing_rows(things, admin):
     record = add_record(admin, "things", {"title": "kept", "score": 3})
     patch_collection(
-        admin, "things", {"fields": fields_payload(things) + [{"name": "extra", "type": "text"}]}
+        admin,
+        "things",
+        {"fields": fields_payload(things) + [{"name": "extra", "type": "text"}]},
     )
     fetched = admin.get(f"/api/v1/collections/things/records/{record['id']}").json()
     assert (fetched["title"], fetched["score"], fetched["extra"]) == ("kept", 3, None)
@@ -190,7 +205,10 @@ def test_adding_a_multi_relation_creates_its_junction_table(things, admin):
     updated = patch_collection(
         admin,
         "things",
-        {"fields": fields_payload(things) + [relation("more", "targets", multiple=True)]},
+        {
+            "fields": fields_payload(things)
+            + [relation("more", "targets", multiple=True)]
+        },
     )
     assert junction_of(updated, "more") in table_names()
     assert column_of(updated, "more") not in columns(table_of(things))
@@ -205,7 +223,9 @@ def test_rename_keeps_data_and_column(things, admin):
     with CaptureQueriesContext(connection) as captured:
         updated = patch_collection(admin, "things", {"fields": payload})
     assert ddl_statements(captured) == []
-    assert field_by_name(updated, "headline")["id"] == field_by_name(things, "title")["id"]
+    assert (
+        field_by_name(updated, "headline")["id"] == field_by_name(things, "title")["id"]
+    )
     assert snapshot(table) == before
     fetched = admin.get(f"/api/v1/collections/things/records/{record['id']}").json()
     assert fetched["headline"] == "hello"
@@ -230,7 +250,10 @@ def test_collection_rename_keeps_table_and_data(things, admin):
     assert ddl_statements(captured) == []
     assert table_of(renamed) == table_of(things)
     assert snapshot(table_of(things)) == before
-    assert admin.get(f"/api/v1/collections/stuff/records/{record['id']}").status_code == 200
+    assert (
+        admin.get(f"/api/v1/collections/stuff/records/{record['id']}").status_code
+        == 200
+    )
     assert admin.get("/api/v1/collections/things").status_code == 404
 
 
@@ -291,7 +314,9 @@ def test_removing_indexes_drops_them_from_the_table(things, admin):
     table = table_of(things)
     updated = patch_collection(admin, "things", {"indexes": []})
     assert updated["indexes"] == []
-    assert (column_of(things, "title"), column_of(things, "score")) not in unique_sets(table)
+    assert (column_of(things, "title"), column_of(things, "score")) not in unique_sets(
+        table
+    )
     assert (column_of(things, "status"), "created") not in index_sets(table)
     assert (column_of(things, "code"),) in unique_sets(table), "field uniqueness stays"
 
@@ -304,14 +329,20 @@ def test_indexes_can_be_replaced(things, admin):
     assert updated["indexes"] == [{"fields": ["code", "due"], "unique": True}]
     assert (column_of(things, "code"), column_of(things, "due")) in unique_sets(table)
     assert (column_of(things, "status"), "created") not in index_sets(table)
-    assert (column_of(things, "title"), column_of(things, "score")) not in unique_sets(table)
+    assert (column_of(things, "title"), column_of(things, "score")) not in unique_sets(
+        table
+    )
 
 
 # --- drop -------------------------------------------------------------------------------
 
 
 def test_drop_removes_the_table_and_its_junction_tables(things, admin):
-    owned = {table_of(things), junction_of(things, "many_targets"), junction_of(things, "children")}
+    owned = {
+        table_of(things),
+        junction_of(things, "many_targets"),
+        junction_of(things, "children"),
+    }
     assert owned <= table_names()
     response = admin.delete("/api/v1/collections/things")
     assert response.status_code == 204, response.content
@@ -330,41 +361,113 @@ def test_drop_leaves_other_collections_alone(things, targets, admin):
 
 #: (from type, from options, stored values, to type, to options, values read back)
 CONVERTIBLE = [
-    pytest.param("number", {}, [5, 2.5, None], "text", {}, ["5", "2.5", None], id="number-to-text"),
-    pytest.param("text", {}, ["42", "-2.5", None], "number", {}, [42, -2.5, None], id="text-to-number"),
     pytest.param(
-        "select", {"values": ["a", "b"]}, ["a", None], "select",
-        {"values": ["a", "b"], "multiple": True}, [["a"], []], id="select-single-to-multiple",
+        "number",
+        {},
+        [5, 2.5, None],
+        "text",
+        {},
+        ["5", "2.5", None],
+        id="number-to-text",
     ),
     pytest.param(
-        "select", {"values": ["a", "b"], "multiple": True}, [["b"], []], "select",
-        {"values": ["a", "b"]}, ["b", None], id="select-multiple-to-single",
+        "text",
+        {},
+        ["42", "-2.5", None],
+        "number",
+        {},
+        [42, -2.5, None],
+        id="text-to-number",
     ),
-    pytest.param("text", {}, ["hello", None], "json", {}, ["hello", None], id="text-to-json"),
-    pytest.param("json", {}, [{"a": 1}, [1, 2]], "text", {}, ['{"a":1}', "[1,2]"], id="json-to-text"),
-    pytest.param("bool", {}, [True, False], "text", {}, ["true", "false"], id="bool-to-text"),
-    pytest.param("text", {}, ["yes", "0"], "bool", {}, [True, False], id="text-to-bool"),
+    pytest.param(
+        "select",
+        {"values": ["a", "b"]},
+        ["a", None],
+        "select",
+        {"values": ["a", "b"], "multiple": True},
+        [["a"], []],
+        id="select-single-to-multiple",
+    ),
+    pytest.param(
+        "select",
+        {"values": ["a", "b"], "multiple": True},
+        [["b"], []],
+        "select",
+        {"values": ["a", "b"]},
+        ["b", None],
+        id="select-multiple-to-single",
+    ),
+    pytest.param(
+        "text", {}, ["hello", None], "json", {}, ["hello", None], id="text-to-json"
+    ),
+    pytest.param(
+        "json",
+        {},
+        [{"a": 1}, [1, 2]],
+        "text",
+        {},
+        ['{"a":1}', "[1,2]"],
+        id="json-to-text",
+    ),
+    pytest.param(
+        "bool", {}, [True, False], "text", {}, ["true", "false"], id="bool-to-text"
+    ),
+    pytest.param(
+        "text", {}, ["yes", "0"], "bool", {}, [True, False], id="text-to-bool"
+    ),
     pytest.param("number", {}, [1, 0], "bool", {}, [True, False], id="number-to-bool"),
     pytest.param("bool", {}, [True, False], "number", {}, [1, 0], id="bool-to-number"),
-    pytest.param("email", {}, ["a@example.com"], "text", {}, ["a@example.com"], id="email-to-text"),
-    pytest.param("text", {}, ["https://example.com"], "url", {}, ["https://example.com"], id="text-to-url"),
     pytest.param(
-        "date", {}, ["2026-01-02T03:04:05.678Z"], "text", {},
-        ["2026-01-02T03:04:05.678Z"], id="date-to-text",
+        "email",
+        {},
+        ["a@example.com"],
+        "text",
+        {},
+        ["a@example.com"],
+        id="email-to-text",
     ),
     pytest.param(
-        "text", {}, ["2026-01-02T03:04:05Z"], "date", {},
-        ["2026-01-02T03:04:05.000Z"], id="text-to-date",
+        "text",
+        {},
+        ["https://example.com"],
+        "url",
+        {},
+        ["https://example.com"],
+        id="text-to-url",
     ),
     pytest.param(
-        "text", {}, ["open"], "select", {"values": ["open", "closed"]}, ["open"],
+        "date",
+        {},
+        ["2026-01-02T03:04:05.678Z"],
+        "text",
+        {},
+        ["2026-01-02T03:04:05.678Z"],
+        id="date-to-text",
+    ),
+    pytest.param(
+        "text",
+        {},
+        ["2026-01-02T03:04:05Z"],
+        "date",
+        {},
+        ["2026-01-02T03:04:05.000Z"],
+        id="text-to-date",
+    ),
+    pytest.param(
+        "text",
+        {},
+        ["open"],
+        "select",
+        {"values": ["open", "closed"]},
+        ["open"],
         id="text-to-select",
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("old_type", "old_options", "stored", "new_type", "new_options", "expected"), CONVERTIBLE
+    ("old_type", "old_options", "stored", "new_type", "new_options", "expected"),
+    CONVERTIBLE,
 )
 def test_retype_converts_stored_values(
     schema_db, admin, old_type, old_options, stored, new_type, new_options, expected
@@ -377,7 +480,8 @@ def test_retype_converts_stored_values(
     updated = patch_collection(admin, "items", {"fields": [field]})
     assert field_by_name(updated, "value")["type"] == new_type
     read = [
-        admin.get(f"/api/v1/collections/items/records/{pk}").json()["value"] for pk in ids
+        admin.get(f"/api/v1/collections/items/records/{pk}").json()["value"]
+        for pk in ids
     ]
     assert read == expected
 
@@ -396,11 +500,20 @@ UNCONVERTIBLE = [
     pytest.param("text", {}, ["not an email"], "email", {}, id="text-to-email"),
     pytest.param("number", {}, [2], "bool", {}, id="number-2-to-bool"),
     pytest.param(
-        "select", {"values": ["a", "b"], "multiple": True}, [["a", "b"]], "select",
-        {"values": ["a", "b"]}, id="select-two-values-to-single",
+        "select",
+        {"values": ["a", "b"], "multiple": True},
+        [["a", "b"]],
+        "select",
+        {"values": ["a", "b"]},
+        id="select-two-values-to-single",
     ),
     pytest.param(
-        "text", {}, ["c"], "select", {"values": ["a", "b"]}, id="text-to-select-without-choice",
+        "text",
+        {},
+        ["c"],
+        "select",
+        {"values": ["a", "b"]},
+        id="text-to-select-without-choice",
     ),
     pytest.param("json", {}, [{"a": 1}], "number", {}, id="json-object-to-number"),
 ]
@@ -451,7 +564,9 @@ def test_unconvertible_retype_is_refused_and_changes_nothing(
     ("new_type", "new_options"),
     [
         pytest.param("text", {}, id="to-text"),
-        pytest.param("relation", {"collection": "targets", "multiple": True}, id="to-multiple"),
+        pytest.param(
+            "relation", {"collection": "targets", "multiple": True}, id="to-multiple"
+        ),
         pytest.param("relation", {"collection": "items"}, id="to-another-target"),
     ],
 )
@@ -459,7 +574,11 @@ def test_relation_cannot_be_retyped(targets, admin, new_type, new_options):
     items = create_collection(admin, "items", [relation("link", "targets")])
     target = add_record(admin, "targets", {"label": "t"})
     add_record(admin, "items", {"link": target["id"]})
-    payload = {"fields": [dict(field_by_name(items, "link"), type=new_type, options=new_options)]}
+    payload = {
+        "fields": [
+            dict(field_by_name(items, "link"), type=new_type, options=new_options)
+        ]
+    }
     assert_refused_unchanged(admin, "items", payload, table_of(items))
 
 
@@ -467,7 +586,11 @@ def test_a_field_cannot_be_retyped_into_a_relation(targets, admin):
     items = create_collection(admin, "items", [{"name": "link", "type": "text"}])
     payload = {
         "fields": [
-            dict(field_by_name(items, "link"), type="relation", options={"collection": "targets"})
+            dict(
+                field_by_name(items, "link"),
+                type="relation",
+                options={"collection": "targets"},
+            )
         ]
     }
     assert_refused_unchanged(admin, "items", payload, table_of(items))
@@ -491,7 +614,11 @@ def test_every_scalar_type_can_be_retyped_into_every_other_when_values_are_empty
             ):
                 body = {"fields": [dict(field, type=type_name, options=options)]}
                 response = admin.patch("/api/v1/collections/items", body, format="json")
-                assert response.status_code == 200, (old_type, new_type, response.content)
+                assert response.status_code == 200, (
+                    old_type,
+                    new_type,
+                    response.content,
+                )
                 assert columns(table)[column][0] == expected, (old_type, new_type)
     assert len(rows(table)) == 1
 
@@ -503,7 +630,13 @@ def test_every_scalar_type_can_be_retyped_into_every_other_when_values_are_empty
         pytest.param("number", [1, 2], "text", ["1", "2"], id="number-to-text"),
         pytest.param("bool", [True, False], "number", [1, 0], id="bool-to-number"),
         pytest.param("number", [0, 1], "bool", [False, True], id="number-to-bool"),
-        pytest.param("email", ["a@x.io", "b@x.io"], "text", ["a@x.io", "b@x.io"], id="email-to-text"),
+        pytest.param(
+            "email",
+            ["a@x.io", "b@x.io"],
+            "text",
+            ["a@x.io", "b@x.io"],
+            id="email-to-text",
+        ),
     ],
 )
 def test_retype_keeps_unique_constraints_and_indexes(
@@ -512,21 +645,35 @@ def test_retype_keeps_unique_constraints_and_indexes(
     items = create_collection(
         admin,
         "items",
-        [{"name": "value", "type": old_type, "unique": True}, {"name": "other", "type": "text"}],
-        indexes=[{"fields": ["value", "other"]}, {"fields": ["other", "value"], "unique": True}],
+        [
+            {"name": "value", "type": old_type, "unique": True},
+            {"name": "other", "type": "text"},
+        ],
+        indexes=[
+            {"fields": ["value", "other"]},
+            {"fields": ["other", "value"], "unique": True},
+        ],
     )
     ids = [add_record(admin, "items", {"value": v, "other": "o"})["id"] for v in stored]
     field = dict(field_by_name(items, "value"), type=new_type, options={})
-    updated = patch_collection(admin, "items", {"fields": [field, field_by_name(items, "other")]})
+    updated = patch_collection(
+        admin, "items", {"fields": [field, field_by_name(items, "other")]}
+    )
     assert updated["indexes"] == items["indexes"]
-    table, value, other = table_of(items), column_of(items, "value"), column_of(items, "other")
+    table, value, other = (
+        table_of(items),
+        column_of(items, "value"),
+        column_of(items, "other"),
+    )
     assert (value,) in unique_sets(table)
     assert (value, other) in index_sets(table)
     assert (other, value) in unique_sets(table)
-    read = [admin.get(f"/api/v1/collections/items/records/{pk}").json()["value"] for pk in ids]
+    read = [
+        admin.get(f"/api/v1/collections/items/records/{pk}").json()["value"]
+        for pk in ids
+    ]
     assert read == expected
     duplicate = admin.post(
         "/api/v1/collections/items/records", {"value": expected[0]}, format="json"
     )
     assert duplicate.status_code == 409, duplicate.content
-

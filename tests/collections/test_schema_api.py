@@ -79,7 +79,11 @@ ACTIONS = {
     "import": (
         "post",
         "/api/v1/schema/import",
-        {"collections": [{"name": "imported", "fields": [{"name": "body", "type": "text"}]}]},
+        {
+            "collections": [
+                {"name": "imported", "fields": [{"name": "body", "type": "text"}]}
+            ]
+        },
         200,
         True,
     ),
@@ -157,7 +161,10 @@ def test_schema_key_lists_definitions_with_their_fields(posts, key_client):
 def test_refused_create_leaves_no_table_and_no_row(schema_db, key_client, user_client):
     before = schema_state()
     body = {"name": "fresh", "fields": [{"name": "title", "type": "text"}]}
-    assert key_client("records:write").post(COLLECTIONS, body, format="json").status_code == 403
+    assert (
+        key_client("records:write").post(COLLECTIONS, body, format="json").status_code
+        == 403
+    )
     assert user_client.post(COLLECTIONS, body, format="json").status_code == 403
     assert schema_state() == before
     assert not Collection.objects.filter(name_key="fresh").exists()
@@ -179,7 +186,9 @@ def test_impossible_collection_names_in_the_path_are_404(schema_db, admin, metho
 
 def test_relation_target_with_a_nul_byte_is_a_missing_collection(schema_db, admin):
     field = {"name": "link", "type": "relation", "options": {"collection": "a\x00b"}}
-    response = admin.post(COLLECTIONS, {"name": "posts", "fields": [field]}, format="json")
+    response = admin.post(
+        COLLECTIONS, {"name": "posts", "fields": [field]}, format="json"
+    )
     assert_error(response, 400, "invalid_option", "fields.0.options.collection")
 
 
@@ -222,7 +231,7 @@ BAD_FIELD_NAMES = [
     pytest.param("título", "invalid_name", id="unicode"),
     pytest.param("2nd", "invalid_name", id="leading-digit"),
     pytest.param("a.b", "invalid_name", id="dot"),
-    pytest.param("a\"b", "invalid_name", id="quote"),
+    pytest.param('a"b', "invalid_name", id="quote"),
 ]
 
 
@@ -230,7 +239,9 @@ BAD_FIELD_NAMES = [
 def test_bad_field_name_is_refused_with_the_reason(schema_db, admin, name, code):
     before = schema_state()
     fields = [{"name": "fine", "type": "text"}, {"name": name, "type": "text"}]
-    response = admin.post(COLLECTIONS, {"name": "posts", "fields": fields}, format="json")
+    response = admin.post(
+        COLLECTIONS, {"name": "posts", "fields": fields}, format="json"
+    )
     error = assert_error(response, 400, code, "fields.1.name")
     assert name[:20] in error["message"]
     assert schema_state() == before
@@ -244,7 +255,9 @@ def test_names_of_63_characters_are_accepted(schema_db, admin):
 
 
 def test_missing_names_are_refused(schema_db, admin):
-    assert_error(admin.post(COLLECTIONS, {"fields": []}, format="json"), 400, "required", "name")
+    assert_error(
+        admin.post(COLLECTIONS, {"fields": []}, format="json"), 400, "required", "name"
+    )
     response = admin.post(
         COLLECTIONS, {"name": "posts", "fields": [{"type": "text"}]}, format="json"
     )
@@ -254,7 +267,9 @@ def test_missing_names_are_refused(schema_db, admin):
 def test_field_names_colliding_without_case_are_refused(schema_db, admin):
     before = schema_state()
     fields = [{"name": "Title", "type": "text"}, {"name": "title", "type": "text"}]
-    response = admin.post(COLLECTIONS, {"name": "posts", "fields": fields}, format="json")
+    response = admin.post(
+        COLLECTIONS, {"name": "posts", "fields": fields}, format="json"
+    )
     error = assert_error(response, 400, "duplicate_name", "fields.1.name")
     assert "Title" in error["message"] and "title" in error["message"]
     assert schema_state() == before
@@ -262,7 +277,9 @@ def test_field_names_colliding_without_case_are_refused(schema_db, admin):
 
 def test_rename_onto_another_field_name_is_refused(schema_db, admin):
     posts = create_collection(
-        admin, "posts", [{"name": "title", "type": "text"}, {"name": "body", "type": "text"}]
+        admin,
+        "posts",
+        [{"name": "title", "type": "text"}, {"name": "body", "type": "text"}],
     )
     payload = fields_payload(posts)
     payload[1]["name"] = "TITLE"
@@ -300,87 +317,130 @@ BAD_FIELDS = [
     pytest.param({"type": "texty"}, "invalid_type", "fields.0.type", id="unknown-type"),
     pytest.param({}, "invalid_type", "fields.0.type", id="missing-type"),
     pytest.param(
-        {"type": "text", "options": {"maxLength": 5}}, "invalid_option",
-        "fields.0.options.maxLength", id="unknown-option",
+        {"type": "text", "options": {"maxLength": 5}},
+        "invalid_option",
+        "fields.0.options.maxLength",
+        id="unknown-option",
     ),
     pytest.param(
-        {"type": "number", "options": {"values": ["a"]}}, "invalid_option",
-        "fields.0.options.values", id="option-of-another-type",
+        {"type": "number", "options": {"values": ["a"]}},
+        "invalid_option",
+        "fields.0.options.values",
+        id="option-of-another-type",
     ),
     pytest.param(
-        {"type": "text", "options": {"min": 10, "max": 2}}, "invalid_option",
-        "fields.0.options.min", id="text-min-over-max",
+        {"type": "text", "options": {"min": 10, "max": 2}},
+        "invalid_option",
+        "fields.0.options.min",
+        id="text-min-over-max",
     ),
     pytest.param(
-        {"type": "number", "options": {"min": 5, "max": 1}}, "invalid_option",
-        "fields.0.options.min", id="number-min-over-max",
+        {"type": "number", "options": {"min": 5, "max": 1}},
+        "invalid_option",
+        "fields.0.options.min",
+        id="number-min-over-max",
     ),
     pytest.param(
-        {"type": "text", "options": {"min": -1}}, "invalid_option",
-        "fields.0.options.min", id="negative-length",
+        {"type": "text", "options": {"min": -1}},
+        "invalid_option",
+        "fields.0.options.min",
+        id="negative-length",
     ),
     pytest.param(
-        {"type": "text", "options": {"pattern": "([a-z"}}, "invalid_option",
-        "fields.0.options.pattern", id="invalid-regex",
+        {"type": "text", "options": {"pattern": "([a-z"}},
+        "invalid_option",
+        "fields.0.options.pattern",
+        id="invalid-regex",
     ),
     pytest.param(
-        {"type": "text", "options": {"max": "10"}}, "invalid_option",
-        "fields.0.options.max", id="option-of-wrong-type",
+        {"type": "text", "options": {"max": "10"}},
+        "invalid_option",
+        "fields.0.options.max",
+        id="option-of-wrong-type",
     ),
     pytest.param(
-        {"type": "number", "options": {"integer": "yes"}}, "invalid_option",
-        "fields.0.options.integer", id="bool-option-as-string",
+        {"type": "number", "options": {"integer": "yes"}},
+        "invalid_option",
+        "fields.0.options.integer",
+        id="bool-option-as-string",
     ),
     pytest.param(
-        {"type": "select"}, "invalid_option", "fields.0.options.values",
+        {"type": "select"},
+        "invalid_option",
+        "fields.0.options.values",
         id="select-without-values",
     ),
     pytest.param(
-        {"type": "select", "options": {"values": []}}, "invalid_option",
-        "fields.0.options.values", id="select-with-empty-values",
+        {"type": "select", "options": {"values": []}},
+        "invalid_option",
+        "fields.0.options.values",
+        id="select-with-empty-values",
     ),
     pytest.param(
-        {"type": "select", "options": {"values": ["a", "a"]}}, "invalid_option",
-        "fields.0.options.values", id="select-with-duplicate-values",
+        {"type": "select", "options": {"values": ["a", "a"]}},
+        "invalid_option",
+        "fields.0.options.values",
+        id="select-with-duplicate-values",
     ),
     pytest.param(
-        {"type": "relation", "options": {"collection": "nowhere"}}, "invalid_option",
-        "fields.0.options.collection", id="relation-to-missing-collection",
+        {"type": "relation", "options": {"collection": "nowhere"}},
+        "invalid_option",
+        "fields.0.options.collection",
+        id="relation-to-missing-collection",
     ),
     pytest.param(
-        {"type": "relation"}, "invalid_option", "fields.0.options.collection",
+        {"type": "relation"},
+        "invalid_option",
+        "fields.0.options.collection",
         id="relation-without-target",
     ),
     pytest.param(
-        {"type": "relation", "options": {"collection": "users", "multiple": True},
-         "unique": True},
-        "invalid_option", "fields.0.unique", id="unique-multiple-relation",
+        {
+            "type": "relation",
+            "options": {"collection": "users", "multiple": True},
+            "unique": True,
+        },
+        "invalid_option",
+        "fields.0.unique",
+        id="unique-multiple-relation",
     ),
     pytest.param(
-        {"type": "json", "unique": True}, "invalid_option", "fields.0.unique",
+        {"type": "json", "unique": True},
+        "invalid_option",
+        "fields.0.unique",
         id="unique-json",
     ),
     pytest.param(
-        {"type": "date", "options": {"min": "yesterday"}}, "invalid_option",
-        "fields.0.options.min", id="date-bound-not-a-date",
+        {"type": "date", "options": {"min": "yesterday"}},
+        "invalid_option",
+        "fields.0.options.min",
+        id="date-bound-not-a-date",
     ),
     pytest.param(
-        {"type": "text", "required": "yes"}, "invalid_type", "fields.0.required",
+        {"type": "text", "required": "yes"},
+        "invalid_type",
+        "fields.0.required",
         id="required-not-a-bool",
     ),
     pytest.param(
-        {"type": "text", "default": "x"}, "unknown_field", "fields.0.default",
+        {"type": "text", "default": "x"},
+        "unknown_field",
+        "fields.0.default",
         id="unknown-field-key",
     ),
     pytest.param(
-        {"type": "text", "options": ["min"]}, "invalid_option", "fields.0.options",
+        {"type": "text", "options": ["min"]},
+        "invalid_option",
+        "fields.0.options",
         id="options-not-an-object",
     ),
 ]
 
 
 @pytest.mark.parametrize(("field", "code", "param"), BAD_FIELDS)
-def test_bad_field_definition_is_refused_naming_the_option(schema_db, admin, field, code, param):
+def test_bad_field_definition_is_refused_naming_the_option(
+    schema_db, admin, field, code, param
+):
     before = schema_state()
     body = {"name": "posts", "fields": [{"name": "value", **field}]}
     assert_error(admin.post(COLLECTIONS, body, format="json"), 400, code, param)
@@ -397,7 +457,10 @@ def test_bad_field_definition_is_refused_naming_the_option(schema_db, admin, fie
         pytest.param({"name": "posts", "type": "auth"}, id="second-auth-collection"),
         pytest.param({"name": "posts", "rules": {"read": ""}}, id="unknown-rule"),
         pytest.param({"name": "posts", "rules": {"list": 1}}, id="rule-not-a-string"),
-        pytest.param({"name": "posts", "indexes": [{"fields": ["nope"]}]}, id="index-on-unknown-field"),
+        pytest.param(
+            {"name": "posts", "indexes": [{"fields": ["nope"]}]},
+            id="index-on-unknown-field",
+        ),
         pytest.param({"name": "posts", "indexes": [{"fields": []}]}, id="empty-index"),
         pytest.param({"name": "posts", "indexes": {}}, id="indexes-not-a-list"),
         pytest.param({"name": "posts", "colour": "red"}, id="unknown-key"),
@@ -415,11 +478,17 @@ def test_index_on_a_multiple_relation_is_refused(schema_db, admin):
     body = {
         "name": "posts",
         "fields": [
-            {"name": "tags", "type": "relation", "options": {"collection": "users", "multiple": True}}
+            {
+                "name": "tags",
+                "type": "relation",
+                "options": {"collection": "users", "multiple": True},
+            }
         ],
         "indexes": [{"fields": ["tags"]}],
     }
-    assert_error(admin.post(COLLECTIONS, body, format="json"), 400, "invalid", "indexes.0.fields")
+    assert_error(
+        admin.post(COLLECTIONS, body, format="json"), 400, "invalid", "indexes.0.fields"
+    )
 
 
 def test_unknown_field_id_in_a_patch_is_refused(schema_db, admin):
@@ -497,7 +566,9 @@ def test_unique_index_after_duplicates_are_gone_is_applied(codes, admin):
     rows = admin.get(f"{COLLECTIONS}/codes/records").json()["items"]
     duplicate = next(r for r in rows if r["code"] == "a")
     admin.delete(f"{COLLECTIONS}/codes/records/{duplicate['id']}")
-    updated = patch_collection(admin, "codes", {"indexes": [{"fields": ["code"], "unique": True}]})
+    updated = patch_collection(
+        admin, "codes", {"indexes": [{"fields": ["code"], "unique": True}]}
+    )
     assert updated["indexes"] == [{"fields": ["code"], "unique": True}]
     assert (column_of(codes, "code"),) in unique_sets(table_of(codes))
 
@@ -522,7 +593,13 @@ def test_target_can_be_dropped_once_the_relation_is_removed(schema_db, admin):
     create_collection(
         admin,
         "things",
-        [{"name": "targets", "type": "relation", "options": {"collection": "targets", "multiple": True}}],
+        [
+            {
+                "name": "targets",
+                "type": "relation",
+                "options": {"collection": "targets", "multiple": True},
+            }
+        ],
     )
     patch_collection(admin, "things", {"fields": []})
     assert admin.delete(f"{COLLECTIONS}/targets").status_code == 204
@@ -575,7 +652,9 @@ def test_users_collection_gets_and_loses_an_extra_field(schema_db, admin, superu
     assert set(columns("baas_users")) - before == {column}
     assert columns("baas_users")[column] == ("TextField", True)
     record = admin.patch(
-        f"{COLLECTIONS}/users/records/{superuser.pk}", {"nickname": "boss"}, format="json"
+        f"{COLLECTIONS}/users/records/{superuser.pk}",
+        {"nickname": "boss"},
+        format="json",
     )
     assert record.status_code == 200, record.content
     assert record.json()["nickname"] == "boss"

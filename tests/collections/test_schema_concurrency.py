@@ -125,9 +125,13 @@ def test_second_change_while_one_holds_the_lock_is_a_conflict(
         )
     )
     try:
-        patch = admin.patch(f"{COLLECTIONS}/posts", with_field(posts, "summary"), format="json")
+        patch = admin.patch(
+            f"{COLLECTIONS}/posts", with_field(posts, "summary"), format="json"
+        )
         delete = admin.delete(f"{COLLECTIONS}/posts")
-        rename = admin.patch(f"{COLLECTIONS}/posts", {"name": "articles"}, format="json")
+        rename = admin.patch(
+            f"{COLLECTIONS}/posts", {"name": "articles"}, format="json"
+        )
         # Readers are not blocked and see the definition as committed.
         during = get_collection(admin, "posts")
     finally:
@@ -143,7 +147,9 @@ def test_second_change_while_one_holds_the_lock_is_a_conflict(
     assert_table_matches_definition(final)
 
 
-def test_change_after_the_lock_is_released_goes_through(posts, admin, superuser, monkeypatch):
+def test_change_after_the_lock_is_released_goes_through(
+    posts, admin, superuser, monkeypatch
+):
     pause = Pause(monkeypatch)
     worker = pause.start(
         Worker(
@@ -171,7 +177,9 @@ def test_other_collections_can_change_meanwhile(posts, admin, superuser, monkeyp
         )
     )
     try:
-        other = admin.patch(f"{COLLECTIONS}/notes", with_field(notes, "title"), format="json")
+        other = admin.patch(
+            f"{COLLECTIONS}/notes", with_field(notes, "title"), format="json"
+        )
     finally:
         pause.finish(worker)
     assert other.status_code == 200, other.content
@@ -186,30 +194,44 @@ def test_failed_ddl_leaves_definition_and_table_and_releases_the_lock(
     codes = create_collection(admin, "codes", [{"name": "code", "type": "text"}])
     for code in ("a", "a"):
         add_record(admin, "codes", {"code": code})
-    before_definition, before_table = get_collection(admin, "codes"), snapshot(table_of(codes))
+    before_definition, before_table = (
+        get_collection(admin, "codes"),
+        snapshot(table_of(codes)),
+    )
     change = with_field(codes, "added", "number")
     change["fields"][0]["unique"] = True
 
     pause = Pause(monkeypatch)
     worker = pause.start(
-        Worker(lambda: services.collection_update(actor=superuser, name="codes", data=change))
+        Worker(
+            lambda: services.collection_update(
+                actor=superuser, name="codes", data=change
+            )
+        )
     )
     try:
-        meanwhile = admin.patch(f"{COLLECTIONS}/codes", with_field(codes, "x"), format="json")
+        meanwhile = admin.patch(
+            f"{COLLECTIONS}/codes", with_field(codes, "x"), format="json"
+        )
     finally:
         pause.finish(worker)
 
     assert meanwhile.status_code == 409, meanwhile.content
     assert error_of(meanwhile)["code"] == "schema_conflict"
     assert worker.error is not None
-    assert (worker.error.status, worker.error.errors[0].code) == (409, "constraint_violation")
+    assert (worker.error.status, worker.error.errors[0].code) == (
+        409,
+        "constraint_violation",
+    )
     assert get_collection(admin, "codes") == before_definition
     assert snapshot(table_of(codes)) == before_table
     after = patch_collection(admin, "codes", with_field(codes, "later"))
     assert_table_matches_definition(after)
 
 
-def test_two_simultaneous_patches_never_leave_a_half_altered_table(posts, admin, key_client):
+def test_two_simultaneous_patches_never_leave_a_half_altered_table(
+    posts, admin, key_client
+):
     clients = [admin, key_client("schema")]
     barrier = threading.Barrier(len(clients))
 

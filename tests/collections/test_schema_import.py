@@ -30,8 +30,14 @@ IMPORT = "/api/v1/schema/import"
 def schema_state() -> tuple:
     return (
         sorted(table_names()),
-        sorted(Collection.objects.values_list("id", "name", "schema_version", "rules", "indexes")),
-        sorted(Field.objects.values_list("id", "collection_id", "name", "type", "options")),
+        sorted(
+            Collection.objects.values_list(
+                "id", "name", "schema_version", "rules", "indexes"
+            )
+        ),
+        sorted(
+            Field.objects.values_list("id", "collection_id", "name", "type", "options")
+        ),
     )
 
 
@@ -39,7 +45,9 @@ def without_ids(document: dict) -> list[dict]:
     """Definitions as another server would hold them: ids and versions are local."""
     result = []
     for collection in document["collections"]:
-        collection = {k: v for k, v in collection.items() if k not in ("id", "schema_version")}
+        collection = {
+            k: v for k, v in collection.items() if k not in ("id", "schema_version")
+        }
         collection["fields"] = [
             {k: v for k, v in f.items() if k != "id"} for f in collection["fields"]
         ]
@@ -55,7 +63,11 @@ def do_import(client, document: dict, *, dry_run: bool = False, status: int = 20
 
 
 def relation(name: str, target: str, multiple: bool = False) -> dict:
-    return {"name": name, "type": "relation", "options": {"collection": target, "multiple": multiple}}
+    return {
+        "name": name,
+        "type": "relation",
+        "options": {"collection": target, "multiple": multiple},
+    }
 
 
 @pytest.fixture
@@ -69,28 +81,50 @@ def blog(schema_db, admin) -> dict:
     )
     users = get_collection(admin, "users")
     patch_collection(
-        admin, "users", {"fields": fields_payload(users) + [{"name": "nickname", "type": "text"}]}
+        admin,
+        "users",
+        {"fields": fields_payload(users) + [{"name": "nickname", "type": "text"}]},
     )
     posts = create_collection(
         admin,
         "posts",
         [
-            {"name": "title", "type": "text", "unique": True, "options": {"pattern": "^[A-Z]"}},
-            {"name": "score", "type": "number", "options": {"min": 0, "max": 10, "integer": True}},
+            {
+                "name": "title",
+                "type": "text",
+                "unique": True,
+                "options": {"pattern": "^[A-Z]"},
+            },
+            {
+                "name": "score",
+                "type": "number",
+                "options": {"min": 0, "max": 10, "integer": True},
+            },
             {"name": "draft", "type": "bool", "hidden": True},
             {"name": "contact", "type": "email"},
             {"name": "link", "type": "url"},
             {"name": "published", "type": "date"},
-            {"name": "status", "type": "select", "options": {"values": ["open", "closed"]}},
-            {"name": "tags", "type": "select", "options": {"values": ["a", "b"], "multiple": True}},
+            {
+                "name": "status",
+                "type": "select",
+                "options": {"values": ["open", "closed"]},
+            },
+            {
+                "name": "tags",
+                "type": "select",
+                "options": {"values": ["a", "b"], "multiple": True},
+            },
             {"name": "meta", "type": "json", "rules": {"read": "", "write": None}},
             relation("author", "authors"),
             relation("coauthors", "authors", multiple=True),
             relation("owner", "users"),
             relation("parent", "posts"),
         ],
-        indexes=[{"fields": ["status", "created"]}, {"fields": ["author", "score"], "unique": True}],
-        rules={"list": "status = \"open\"", "view": ""},
+        indexes=[
+            {"fields": ["status", "created"]},
+            {"fields": ["author", "score"], "unique": True},
+        ],
+        rules={"list": 'status = "open"', "view": ""},
     )
     add_record(admin, "posts", {"title": "Hello", "score": 3})
     return {"authors": authors, "posts": posts}
@@ -109,7 +143,9 @@ def test_export_lists_every_collection_with_names_not_ids(blog, admin):
     assert posts["indexes"][1] == {"fields": ["author", "score"], "unique": True}
 
 
-def test_export_then_import_into_a_fresh_state_recreates_identical_definitions(blog, admin):
+def test_export_then_import_into_a_fresh_state_recreates_identical_definitions(
+    blog, admin
+):
     exported = admin.get(EXPORT).json()
     drop_dynamic_schema()
     assert admin.get("/api/v1/collections/posts").status_code == 404
@@ -117,7 +153,9 @@ def test_export_then_import_into_a_fresh_state_recreates_identical_definitions(b
     result = do_import(admin, exported).json()
     assert result["dry_run"] is False
     assert [(c["collection"], c["action"]) for c in result["changes"]] == [
-        ("users", "update"), ("authors", "create"), ("posts", "create"),
+        ("users", "update"),
+        ("authors", "create"),
+        ("posts", "create"),
     ]
     reimported = admin.get(EXPORT).json()
     assert without_ids(reimported) == without_ids(exported)
@@ -134,7 +172,9 @@ def test_imported_collections_get_real_tables(blog, admin):
     assert foreign_keys(table)[column_of(posts, "author")] == (table_of(authors), "id")
     assert foreign_keys(table)[column_of(posts, "parent")] == (table, "id")
     assert junction_of(posts, "coauthors") in table_names()
-    assert column_of(get_collection(admin, "users"), "nickname") in columns("baas_users")
+    assert column_of(get_collection(admin, "users"), "nickname") in columns(
+        "baas_users"
+    )
     add_record(admin, "posts", {"title": "Again", "score": 1})
 
 
@@ -146,9 +186,16 @@ def test_importing_the_current_export_changes_nothing(blog, admin):
 
 
 def test_collections_missing_from_the_document_are_left_alone(blog, admin):
-    document = {"collections": [{"name": "notes", "fields": [{"name": "body", "type": "text"}]}]}
+    document = {
+        "collections": [{"name": "notes", "fields": [{"name": "body", "type": "text"}]}]
+    }
     do_import(admin, document)
-    assert {c.name for c in Collection.objects.all()} == {"users", "authors", "posts", "notes"}
+    assert {c.name for c in Collection.objects.all()} == {
+        "users",
+        "authors",
+        "posts",
+        "notes",
+    }
     assert get_collection(admin, "posts") == blog["posts"]
 
 
@@ -162,7 +209,9 @@ def test_fields_from_another_server_are_matched_by_name(blog, admin):
     before = snapshot(table_of(blog["posts"]))
     result = do_import(admin, {"collections": [posts]}).json()
     assert result["changes"][0]["fields"] == {"changed": ["score"]}
-    assert field_by_name(get_collection(admin, "posts"), "score")["options"]["max"] == 100
+    assert (
+        field_by_name(get_collection(admin, "posts"), "score")["options"]["max"] == 100
+    )
     assert snapshot(table_of(blog["posts"])) == before
 
 
@@ -177,7 +226,10 @@ def edited_document(admin, blog) -> dict:
     posts["fields"] = [f for f in posts["fields"] if f["name"] != "draft"]
     posts["fields"].append({"name": "summary", "type": "text"})
     document["collections"].append(
-        {"name": "comments", "fields": [{"name": "body", "type": "text"}, relation("post", "posts")]}
+        {
+            "name": "comments",
+            "fields": [{"name": "body", "type": "text"}, relation("post", "posts")],
+        }
     )
     return document
 
@@ -220,7 +272,10 @@ def test_dry_run_then_real_import_gives_the_same_diff(blog, admin):
     real = do_import(admin, document).json()["changes"]
     assert dry == real
     posts = get_collection(admin, "posts")
-    assert field_by_name(posts, "headline")["id"] == field_by_name(blog["posts"], "title")["id"]
+    assert (
+        field_by_name(posts, "headline")["id"]
+        == field_by_name(blog["posts"], "title")["id"]
+    )
     assert "draft" not in [f["name"] for f in posts["fields"]]
 
 
@@ -247,7 +302,10 @@ def test_failed_import_creates_nothing(schema_db, admin):
     }
     response = do_import(admin, document, status=400)
     error = error_of(response)
-    assert (error["code"], error["param"]) == ("reserved_name", "collections.1.fields.0.name")
+    assert (error["code"], error["param"]) == (
+        "reserved_name",
+        "collections.1.fields.0.name",
+    )
     assert schema_state() == before
     assert not Collection.objects.filter(name_key="articles").exists()
 
@@ -293,7 +351,10 @@ def test_error_names_the_field_position_in_the_document(schema_db, admin):
         "collections": [
             {
                 "name": "articles",
-                "fields": [relation("owner", "users"), {"name": "title", "type": "texty"}],
+                "fields": [
+                    relation("owner", "users"),
+                    {"name": "title", "type": "texty"},
+                ],
             }
         ]
     }
@@ -323,10 +384,19 @@ def test_the_same_collection_twice_in_one_document_is_refused(schema_db, admin):
         pytest.param({"collections": {}}, id="collections-not-a-list"),
         pytest.param({"collections": [{"fields": []}]}, id="collection-without-name"),
         pytest.param({"collections": ["posts"]}, id="collection-not-an-object"),
-        pytest.param({"collections": [{"name": "posts", "fields": "x"}]}, id="fields-not-a-list"),
-        pytest.param({"collections": [{"name": "posts", "fields": ["x"]}]}, id="field-not-an-object"),
-        pytest.param({"collections": [{"name": "users", "fields": ["x"]}]}, id="bad-users-field"),
-        pytest.param({"collections": [{"name": "users", "fields": "x"}]}, id="bad-users-fields"),
+        pytest.param(
+            {"collections": [{"name": "posts", "fields": "x"}]}, id="fields-not-a-list"
+        ),
+        pytest.param(
+            {"collections": [{"name": "posts", "fields": ["x"]}]},
+            id="field-not-an-object",
+        ),
+        pytest.param(
+            {"collections": [{"name": "users", "fields": ["x"]}]}, id="bad-users-field"
+        ),
+        pytest.param(
+            {"collections": [{"name": "users", "fields": "x"}]}, id="bad-users-fields"
+        ),
     ],
 )
 def test_malformed_documents_are_a_400(schema_db, admin, document):
@@ -342,12 +412,21 @@ def test_malformed_documents_are_a_400(schema_db, admin, document):
 def test_relations_between_new_collections_including_a_cycle(schema_db, admin):
     document = {
         "collections": [
-            {"name": "alpha", "fields": [{"name": "title", "type": "text"}, relation("beta", "beta")]},
+            {
+                "name": "alpha",
+                "fields": [{"name": "title", "type": "text"}, relation("beta", "beta")],
+            },
             {
                 "name": "beta",
-                "fields": [relation("alpha", "alpha"), relation("alphas", "alpha", multiple=True)],
+                "fields": [
+                    relation("alpha", "alpha"),
+                    relation("alphas", "alpha", multiple=True),
+                ],
             },
-            {"name": "gamma", "fields": [relation("me", "gamma"), relation("owner", "users")]},
+            {
+                "name": "gamma",
+                "fields": [relation("me", "gamma"), relation("owner", "users")],
+            },
         ]
     }
     do_import(admin, document)
@@ -356,9 +435,18 @@ def test_relations_between_new_collections_including_a_cycle(schema_db, admin):
     assert [f["name"] for f in alpha["fields"]] == ["title", "beta"]
     assert field_by_name(alpha, "beta")["options"]["collection"] == "beta"
     assert field_by_name(beta, "alpha")["options"]["collection"] == "alpha"
-    assert foreign_keys(table_of(alpha))[column_of(alpha, "beta")] == (table_of(beta), "id")
-    assert foreign_keys(table_of(beta))[column_of(beta, "alpha")] == (table_of(alpha), "id")
-    assert foreign_keys(table_of(gamma))[column_of(gamma, "me")] == (table_of(gamma), "id")
+    assert foreign_keys(table_of(alpha))[column_of(alpha, "beta")] == (
+        table_of(beta),
+        "id",
+    )
+    assert foreign_keys(table_of(beta))[column_of(beta, "alpha")] == (
+        table_of(alpha),
+        "id",
+    )
+    assert foreign_keys(table_of(gamma))[column_of(gamma, "me")] == (
+        table_of(gamma),
+        "id",
+    )
     assert junction_of(beta, "alphas") in table_names()
 
     a = add_record(admin, "alpha", {"title": "a"})
@@ -407,4 +495,6 @@ def test_a_field_id_that_is_not_a_string_is_treated_as_foreign(schema_db, admin)
     document = {"collections": [{"name": "users", "fields": users["fields"] + [field]}]}
     result = do_import(admin, document).json()
     assert result["changes"][0]["fields"] == {"added": ["nickname"]}
-    assert column_of(get_collection(admin, "users"), "nickname") in columns("baas_users")
+    assert column_of(get_collection(admin, "users"), "nickname") in columns(
+        "baas_users"
+    )

@@ -7,7 +7,12 @@ import pytest
 def guarded(schema_db, admin):
     response = admin.post(
         "/api/v1/collections",
-        {"name": "guarded", "fields": [{"name": "code", "type": "text", "options": {"pattern": "^(a+)+$"}}]},
+        {
+            "name": "guarded",
+            "fields": [
+                {"name": "code", "type": "text", "options": {"pattern": "^(a+)+$"}}
+            ],
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -15,7 +20,12 @@ def guarded(schema_db, admin):
 
 
 def test_matching_value_is_accepted(guarded):
-    assert guarded.post("/api/v1/collections/guarded/records", {"code": "aaaa"}, format="json").status_code == 201
+    assert (
+        guarded.post(
+            "/api/v1/collections/guarded/records", {"code": "aaaa"}, format="json"
+        ).status_code
+        == 201
+    )
 
 
 def test_catastrophic_backtracking_input_is_refused_quickly_with_a_400(guarded):

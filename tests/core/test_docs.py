@@ -21,7 +21,9 @@ def assets_of(html: str) -> list[str]:
 
 
 def body_of(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
+    return (
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
 
 
 def test_docs_page_is_html_that_points_at_our_openapi_document():
@@ -38,7 +40,9 @@ def test_docs_assets_are_served_by_our_own_server():
     client = Client()
     html = client.get("/api/docs").content.decode()
     assets = assets_of(html)
-    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    assert any(a.endswith(".js") for a in assets) and any(
+        a.endswith(".css") for a in assets
+    )
     for url in assets:
         assert url.startswith("/"), f"{url} is not served by us"
         response = client.get(url)
@@ -64,9 +68,22 @@ def test_docs_and_assets_under_uvicorn_without_collectstatic(tmp_path):
     port = _free_port()
     env = {**os.environ, "BAAS_DATA_DIR": str(tmp_path), "BAAS_DEBUG": "false"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "baas.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off", "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "baas.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:

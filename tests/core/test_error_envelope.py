@@ -6,7 +6,9 @@ from django.test import Client
 
 @pytest.mark.django_db
 def test_malformed_json_to_an_auth_endpoint_gets_the_envelope():
-    response = Client().post("/api/v1/auth/login", data="garbage", content_type="application/json")
+    response = Client().post(
+        "/api/v1/auth/login", data="garbage", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
@@ -33,7 +35,9 @@ def test_wrong_method_on_collections_is_405_in_the_envelope(admin):
 
 @pytest.mark.django_db
 def test_error_bodies_never_carry_tracebacks_or_sql(admin):
-    response = admin.post("/api/v1/collections", data=b"{", content_type="application/json")
+    response = admin.post(
+        "/api/v1/collections", data=b"{", content_type="application/json"
+    )
     assert response.status_code == 400
     text = response.content.decode()
     assert "Traceback" not in text and "SELECT" not in text
@@ -42,7 +46,9 @@ def test_error_bodies_never_carry_tracebacks_or_sql(admin):
 @pytest.mark.django_db
 def test_auth_errors_without_an_errors_list_get_one():
     response = Client().post(
-        "/api/v1/tokens/refresh", data={"refresh_token": "garbage"}, content_type="application/json"
+        "/api/v1/tokens/refresh",
+        data={"refresh_token": "garbage"},
+        content_type="application/json",
     )
     assert 400 <= response.status_code < 500
     body = response.json()

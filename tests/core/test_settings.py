@@ -55,7 +55,14 @@ def start_django(env) -> subprocess.CompletedProcess:
         "django-insecure-" + "a1b2c3d4e5" * 5,
         "Kq7vR2mX9pL4sT8wZ1nB6cY3hJ5gF0dA-_eUiOoPkQ",  # 42: under check --deploy's 50
     ],
-    ids=["missing", "placeholder", "too-short", "one-character", "django-insecure", "under-50"],
+    ids=[
+        "missing",
+        "placeholder",
+        "too-short",
+        "one-character",
+        "django-insecure",
+        "under-50",
+    ],
 )
 def test_production_refuses_to_start_without_a_real_secret_key(
     tmp_path, jwt_key, secret

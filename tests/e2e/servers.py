@@ -280,7 +280,7 @@ class Server:
             self.kill()
             raise AssertionError(
                 f"{self.name} still running {timeout}s after {sig!r}: {left}\n{self.logs()}"
-            )
+            ) from None
         return time.monotonic() - started
 
     def leftovers(self) -> list[ProcInfo]:

@@ -12,7 +12,7 @@ PYTHON_SDK = Path(__file__).resolve().parents[2] / "sdk" / "python"
 if str(PYTHON_SDK) not in sys.path:
     sys.path.insert(0, str(PYTHON_SDK))
 
-from baas_client import BaasError, Client, Page
+from baas_client import BaasError, Client, Page  # noqa: E402
 
 POSTS = "sdk_py_posts"
 FIELDS = [

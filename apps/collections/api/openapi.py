@@ -55,7 +55,9 @@ def add_collection_paths(result, generator, request, public):
     add_schema_paths(result)
     user = getattr(request, "user", None)
     specs = None
-    if request is None or sees_collections(user):  # request is None: `manage.py spectacular`
+    if request is None or sees_collections(
+        user
+    ):  # request is None: `manage.py spectacular`
         try:
             specs = services.list_specs()
         except DatabaseError:
@@ -93,7 +95,11 @@ def field_schema(field: FieldSpec, names: dict[str, str], *, output: bool) -> di
     many = False
     if kind == "text":
         schema = {"type": "string"}
-        for key, option in (("minLength", "min"), ("maxLength", "max"), ("pattern", "pattern")):
+        for key, option in (
+            ("minLength", "min"),
+            ("maxLength", "max"),
+            ("pattern", "pattern"),
+        ):
             if options.get(option) is not None:
                 schema[key] = options[option]
     elif kind == "number":
@@ -111,7 +117,11 @@ def field_schema(field: FieldSpec, names: dict[str, str], *, output: bool) -> di
         schema = {"type": "string", "format": "uri", "description": "An http(s) URL."}
     elif kind == "date":
         schema = dict(DATE_TIME)
-        bounds = [f"{word} {options[key]}" for key, word in (("min", "not before"), ("max", "not after")) if options.get(key)]
+        bounds = [
+            f"{word} {options[key]}"
+            for key, word in (("min", "not before"), ("max", "not after"))
+            if options.get(key)
+        ]
         if bounds:
             schema["description"] = "RFC 3339; " + ", ".join(bounds) + "."
     elif kind == "select":
@@ -124,7 +134,11 @@ def field_schema(field: FieldSpec, names: dict[str, str], *, output: bool) -> di
         schema = {**RELATED_ID, "description": f"The id of a `{target}` record."}
         many = bool(options.get("multiple"))
         if many:
-            array = {"type": "array", "items": schema, "description": f"Ids of `{target}` records."}
+            array = {
+                "type": "array",
+                "items": schema,
+                "description": f"Ids of `{target}` records.",
+            }
             if output:
                 array["uniqueItems"] = True
             if options.get("max_select"):
@@ -184,12 +198,19 @@ def _password_min_length() -> int | None:
 def record_schemas(spec: CollectionSpec, names: dict[str, str]) -> dict[str, dict]:
     """`<name>.Record`, `.Create`, `.Update` and `.List` for one collection."""
     record = dict(SYSTEM_PROPERTIES)
-    create: dict = {"id": {**RECORD_ID, "description": "Optional: choose the record's id."}}
+    create: dict = {
+        "id": {**RECORD_ID, "description": "Optional: choose the record's id."}
+    }
     required_out = list(SYSTEM_PROPERTIES)
     required_in: list[str] = []
     if spec.is_auth:
         email = {"type": "string", "format": "email", "maxLength": 254}
-        password = {"type": "string", "format": "password", "writeOnly": True, "maxLength": 256}
+        password = {
+            "type": "string",
+            "format": "password",
+            "writeOnly": True,
+            "maxLength": 256,
+        }
         if (min_length := _password_min_length()) is not None:
             password["minLength"] = min_length
         record["email"] = email
@@ -199,14 +220,20 @@ def record_schemas(spec: CollectionSpec, names: dict[str, str]) -> dict[str, dic
     for field in spec.fields:
         record[field.name] = _described(field_schema(field, names, output=True), field)
         accepted = field_schema(field, names, output=False)
-        create[field.name] = _described(_non_empty(accepted) if field.required else accepted, field)
+        create[field.name] = _described(
+            _non_empty(accepted) if field.required else accepted, field
+        )
         if not field.hidden and field.rules.get("read") is None:
             required_out.append(field.name)
         if field.required:
             required_in.append(field.name)
     update = {key: value for key, value in create.items() if key != "id"}
     prefix = spec.name
-    create_schema = {"type": "object", "properties": create, "additionalProperties": False}
+    create_schema = {
+        "type": "object",
+        "properties": create,
+        "additionalProperties": False,
+    }
     if required_in:
         create_schema["required"] = required_in
     return {
@@ -249,60 +276,107 @@ def _list_schema(item: dict) -> dict:
 def _list_parameters() -> list[dict]:
     return [
         {
-            "name": "limit", "in": "query", "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": records.MAX_LIMIT, "default": records.DEFAULT_LIMIT},
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": records.MAX_LIMIT,
+                "default": records.DEFAULT_LIMIT,
+            },
         },
         {
-            "name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
             "description": "Keyset pagination: `next_cursor` of the previous page (not with `page`).",
         },
         {
-            "name": "page", "in": "query", "required": False,
+            "name": "page",
+            "in": "query",
+            "required": False,
             "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
             "description": "Offset pagination, 1-based (not with `cursor`).",
         },
         {
-            "name": "count", "in": "query", "required": False,
+            "name": "count",
+            "in": "query",
+            "required": False,
             "schema": {"type": "boolean", "default": False},
             "description": "`true` (or `1`) adds `total`; off by default because it costs.",
         },
     ]
 
 
-def _record_operations(prefix: str, tag: str, schemas: dict[str, str], base_params: list[dict]) -> dict:
+def _record_operations(
+    prefix: str, tag: str, schemas: dict[str, str], base_params: list[dict]
+) -> dict:
     """(path suffix, method) -> operation, for the list and detail paths of records."""
-    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    id_param = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
 
     def body(name: str) -> dict:
         return {"required": True, "content": json_content(ref(schemas[name]))}
 
     def ok(status: str, name: str, text: str) -> dict:
-        return {status: {"description": text, "content": json_content(ref(schemas[name]))}}
+        return {
+            status: {"description": text, "content": json_content(ref(schemas[name]))}
+        }
 
     common = {"tags": [tag], "security": SECURED}
     return {
         ("/records", "get"): {
-            **common, "operationId": f"{prefix}_list", "summary": "List records (newest first)",
+            **common,
+            "operationId": f"{prefix}_list",
+            "summary": "List records (newest first)",
             "parameters": base_params + _list_parameters(),
-            "responses": {**ok("200", "list", "A page of records."), **error_responses(400, 401, 403, 404)},
+            "responses": {
+                **ok("200", "list", "A page of records."),
+                **error_responses(400, 401, 403, 404),
+            },
         },
         ("/records", "post"): {
-            **common, "operationId": f"{prefix}_create", "summary": "Create a record",
-            "parameters": base_params, "requestBody": body("create"),
-            "responses": {**ok("201", "record", "Created."), **error_responses(400, 401, 403, 404, 409, 413, 415)},
+            **common,
+            "operationId": f"{prefix}_create",
+            "summary": "Create a record",
+            "parameters": base_params,
+            "requestBody": body("create"),
+            "responses": {
+                **ok("201", "record", "Created."),
+                **error_responses(400, 401, 403, 404, 409, 413, 415),
+            },
         },
         ("/records/{id}", "get"): {
-            **common, "operationId": f"{prefix}_get", "summary": "Read one record",
+            **common,
+            "operationId": f"{prefix}_get",
+            "summary": "Read one record",
             "parameters": base_params + [id_param],
-            "responses": {**ok("200", "record", "The record."), **error_responses(401, 403, 404)},
+            "responses": {
+                **ok("200", "record", "The record."),
+                **error_responses(401, 403, 404),
+            },
         },
         ("/records/{id}", "patch"): {
-            **common, "operationId": f"{prefix}_update", "summary": "Change some fields of a record",
-            "parameters": base_params + [id_param], "requestBody": body("update"),
-            "responses": {**ok("200", "record", "The record as stored."), **error_responses(400, 401, 403, 404, 409, 413, 415)},
+            **common,
+            "operationId": f"{prefix}_update",
+            "summary": "Change some fields of a record",
+            "parameters": base_params + [id_param],
+            "requestBody": body("update"),
+            "responses": {
+                **ok("200", "record", "The record as stored."),
+                **error_responses(400, 401, 403, 404, 409, 413, 415),
+            },
         },
         ("/records/{id}", "delete"): {
-            **common, "operationId": f"{prefix}_delete", "summary": "Delete a record",
+            **common,
+            "operationId": f"{prefix}_delete",
+            "summary": "Delete a record",
             "parameters": base_params + [id_param],
             "responses": {
                 "204": {"description": "Deleted."},
@@ -323,11 +397,19 @@ def add_record_paths(result: dict, spec: CollectionSpec, names: dict[str, str]) 
     result.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
     tag = f"records: {spec.name}"
     add_tag(result, tag, f"Records of the `{spec.name}` collection.")
-    refs = {kind: f"{spec.name}.{suffix}" for kind, suffix in (
-        ("record", "Record"), ("create", "Create"), ("update", "Update"), ("list", "List"),
-    )}
+    refs = {
+        kind: f"{spec.name}.{suffix}"
+        for kind, suffix in (
+            ("record", "Record"),
+            ("create", "Create"),
+            ("update", "Update"),
+            ("list", "List"),
+        )
+    }
     base = f"/api/v1/collections/{spec.name}"
-    for (suffix, method), operation in _record_operations(f"records_{spec.name}", tag, refs, []).items():
+    for (suffix, method), operation in _record_operations(
+        f"records_{spec.name}", tag, refs, []
+    ).items():
         add_operation(result, base + suffix, method, operation)
 
 
@@ -342,13 +424,30 @@ def add_generic_record_paths(result: dict) -> None:
     }
     schemas = {
         GENERIC: record,
-        f"{GENERIC}Input": {"type": "object", "additionalProperties": True, "description": "The collection's fields."},
+        f"{GENERIC}Input": {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "The collection's fields.",
+        },
         f"{GENERIC}List": _list_schema(ref(GENERIC)),
     }
     result.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
     add_tag(result, "records", "Records of any collection.")
-    refs = {"record": GENERIC, "create": f"{GENERIC}Input", "update": f"{GENERIC}Input", "list": f"{GENERIC}List"}
-    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Collection name."}
+    refs = {
+        "record": GENERIC,
+        "create": f"{GENERIC}Input",
+        "update": f"{GENERIC}Input",
+        "list": f"{GENERIC}List",
+    }
+    name_param = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Collection name.",
+    }
     base = "/api/v1/collections/{name}"
-    for (suffix, method), operation in _record_operations("records", "records", refs, [name_param]).items():
+    for (suffix, method), operation in _record_operations(
+        "records", "records", refs, [name_param]
+    ).items():
         add_operation(result, base + suffix, method, operation)

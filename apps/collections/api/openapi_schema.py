@@ -36,12 +36,22 @@ def _options_description() -> str:
 
 def _schemas() -> dict:
     field_props = {
-        "id": {"type": "string", "description": "Assigned by the server; stable across renames."},
-        "name": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$", "maxLength": 63},
+        "id": {
+            "type": "string",
+            "description": "Assigned by the server; stable across renames.",
+        },
+        "name": {
+            "type": "string",
+            "pattern": r"^[A-Za-z][A-Za-z0-9_]*$",
+            "maxLength": 63,
+        },
         "type": {"type": "string", "enum": type_names()},
         "required": {"type": "boolean"},
         "unique": {"type": "boolean"},
-        "hidden": {"type": "boolean", "description": "Readable and writable by superusers and keys only."},
+        "hidden": {
+            "type": "boolean",
+            "description": "Readable and writable by superusers and keys only.",
+        },
         "rules": {
             "type": "object",
             "properties": {"read": RULE, "write": RULE},
@@ -59,7 +69,10 @@ def _schemas() -> dict:
         "properties": {
             "fields": {
                 "type": "array",
-                "items": {"type": "string", "description": "A field name, or id/created/updated."},
+                "items": {
+                    "type": "string",
+                    "description": "A field name, or id/created/updated.",
+                },
                 "minItems": 1,
                 "maxItems": schema_input.MAX_INDEX_FIELDS,
             },
@@ -84,7 +97,11 @@ def _schemas() -> dict:
         "description": "The complete list: a field keeping its `id` with a new name is a "
         "rename, a field left out is removed, one without `id` is added.",
     }
-    indexes_input = {"type": "array", "items": ref("CollectionIndex"), "maxItems": schema_input.MAX_INDEXES}
+    indexes_input = {
+        "type": "array",
+        "items": ref("CollectionIndex"),
+        "maxItems": schema_input.MAX_INDEXES,
+    }
     change = {
         "type": "object",
         "properties": {
@@ -102,7 +119,10 @@ def _schemas() -> dict:
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "properties": {"from": {"type": "string"}, "to": {"type": "string"}},
+                            "properties": {
+                                "from": {"type": "string"},
+                                "to": {"type": "string"},
+                            },
                             "required": ["from", "to"],
                         },
                     },
@@ -110,7 +130,10 @@ def _schemas() -> dict:
             },
             "indexes": {
                 "type": "object",
-                "properties": {"added": {"type": "integer"}, "removed": {"type": "integer"}},
+                "properties": {
+                    "added": {"type": "integer"},
+                    "removed": {"type": "integer"},
+                },
             },
         },
         "required": ["collection", "action", "fields"],
@@ -182,7 +205,11 @@ def _schemas() -> dict:
                     "maxItems": 500,
                     "items": {
                         "type": "object",
-                        "properties": {**collection_props, "fields": fields_input, "indexes": indexes_input},
+                        "properties": {
+                            **collection_props,
+                            "fields": fields_input,
+                            "indexes": indexes_input,
+                        },
                         "required": ["name"],
                     },
                 },
@@ -201,7 +228,9 @@ def _schemas() -> dict:
     }
 
 
-def _operation(op_id: str, summary: str, responses: dict, *, body: str | None = None, **extra) -> dict:
+def _operation(
+    op_id: str, summary: str, responses: dict, *, body: str | None = None, **extra
+) -> dict:
     operation = {
         "operationId": op_id,
         "summary": summary,
@@ -211,7 +240,10 @@ def _operation(op_id: str, summary: str, responses: dict, *, body: str | None = 
         **extra,
     }
     if body:
-        operation["requestBody"] = {"required": True, "content": json_content(ref(body))}
+        operation["requestBody"] = {
+            "required": True,
+            "content": json_content(ref(body)),
+        }
     return operation
 
 
@@ -222,7 +254,11 @@ def _ok(schema: str, status: str = "200", description: str = "OK.") -> dict:
 def add_schema_paths(result: dict) -> None:
     """GET/POST /collections, GET/PATCH/DELETE /collections/{name}, /schema, /schema/import."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(_schemas())
-    add_tag(result, TAG, "Collection definitions: superusers and API keys with the `schema` scope.")
+    add_tag(
+        result,
+        TAG,
+        "Collection definitions: superusers and API keys with the `schema` scope.",
+    )
     name_param = {
         "name": "name",
         "in": "path",
@@ -231,44 +267,98 @@ def add_schema_paths(result: dict) -> None:
         "description": "Collection name (case-insensitive).",
     }
     base = "/api/v1/collections"
-    add_operation(result, base, "get", _operation(
-        "collections_list", "List collection definitions",
-        {**_ok("CollectionList"), **error_responses(401, 403)},
-    ))
-    add_operation(result, base, "post", _operation(
-        "collections_create", "Create a collection (and its table)",
-        {**_ok("Collection", "201", "Created."), **error_responses(400, 401, 403, 409, 413, 415)},
-        body="CollectionCreate",
-    ))
+    add_operation(
+        result,
+        base,
+        "get",
+        _operation(
+            "collections_list",
+            "List collection definitions",
+            {**_ok("CollectionList"), **error_responses(401, 403)},
+        ),
+    )
+    add_operation(
+        result,
+        base,
+        "post",
+        _operation(
+            "collections_create",
+            "Create a collection (and its table)",
+            {
+                **_ok("Collection", "201", "Created."),
+                **error_responses(400, 401, 403, 409, 413, 415),
+            },
+            body="CollectionCreate",
+        ),
+    )
     detail = f"{base}/{{name}}"
-    add_operation(result, detail, "get", _operation(
-        "collections_get", "Read a collection definition",
-        {**_ok("Collection"), **error_responses(401, 403, 404)},
-        parameters=[name_param],
-    ))
-    add_operation(result, detail, "patch", _operation(
-        "collections_update", "Change a collection: rename, add/rename/retype/remove fields, rules, indexes",
-        {**_ok("Collection"), **error_responses(400, 401, 403, 404, 409, 413, 415)},
-        body="CollectionUpdate", parameters=[name_param],
-    ))
-    add_operation(result, detail, "delete", _operation(
-        "collections_delete", "Drop a collection and its records",
-        {"204": {"description": "Dropped."}, **error_responses(400, 401, 403, 404, 409)},
-        parameters=[name_param],
-    ))
-    add_operation(result, "/api/v1/schema", "get", _operation(
-        "schema_export", "Export every collection as one document",
-        {**_ok("SchemaDocument"), **error_responses(401, 403)},
-    ))
-    add_operation(result, "/api/v1/schema/import", "post", _operation(
-        "schema_import", "Import a schema document (all or nothing)",
-        {**_ok("SchemaImportResult"), **error_responses(400, 401, 403, 409, 413, 415)},
-        body="SchemaImportDocument",
-        parameters=[{
-            "name": "dry_run",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "boolean", "default": False},
-            "description": "`1` or `true`: return the changes without applying them.",
-        }],
-    ))
+    add_operation(
+        result,
+        detail,
+        "get",
+        _operation(
+            "collections_get",
+            "Read a collection definition",
+            {**_ok("Collection"), **error_responses(401, 403, 404)},
+            parameters=[name_param],
+        ),
+    )
+    add_operation(
+        result,
+        detail,
+        "patch",
+        _operation(
+            "collections_update",
+            "Change a collection: rename, add/rename/retype/remove fields, rules, indexes",
+            {**_ok("Collection"), **error_responses(400, 401, 403, 404, 409, 413, 415)},
+            body="CollectionUpdate",
+            parameters=[name_param],
+        ),
+    )
+    add_operation(
+        result,
+        detail,
+        "delete",
+        _operation(
+            "collections_delete",
+            "Drop a collection and its records",
+            {
+                "204": {"description": "Dropped."},
+                **error_responses(400, 401, 403, 404, 409),
+            },
+            parameters=[name_param],
+        ),
+    )
+    add_operation(
+        result,
+        "/api/v1/schema",
+        "get",
+        _operation(
+            "schema_export",
+            "Export every collection as one document",
+            {**_ok("SchemaDocument"), **error_responses(401, 403)},
+        ),
+    )
+    add_operation(
+        result,
+        "/api/v1/schema/import",
+        "post",
+        _operation(
+            "schema_import",
+            "Import a schema document (all or nothing)",
+            {
+                **_ok("SchemaImportResult"),
+                **error_responses(400, 401, 403, 409, 413, 415),
+            },
+            body="SchemaImportDocument",
+            parameters=[
+                {
+                    "name": "dry_run",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "boolean", "default": False},
+                    "description": "`1` or `true`: return the changes without applying them.",
+                }
+            ],
+        ),
+    )

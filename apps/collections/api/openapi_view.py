@@ -44,10 +44,15 @@ class OpenApiView(SpectacularAPIView):
     # Bearer for apps and keys; the console's session so a signed-in superuser sees it all.
     authentication_classes = [BearerAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
-    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2]  # JSON, as the URL says
+    renderer_classes = [
+        OpenApiJsonRenderer,
+        OpenApiJsonRenderer2,
+    ]  # JSON, as the URL says
 
     def _get_schema_response(self, request):
-        version = self.api_version or request.version or self._get_version_parameter(request)
+        version = (
+            self.api_version or request.version or self._get_version_parameter(request)
+        )
         key = (sees_collections(request.user), version)
         # Read before generating: a change racing the generation only costs one more.
         stamp = schema_fingerprint()
@@ -56,7 +61,10 @@ class OpenApiView(SpectacularAPIView):
             generator = self.generator_class(
                 urlconf=self.urlconf, api_version=version, patterns=self.patterns
             )
-            cached = (stamp, generator.get_schema(request=request, public=self.serve_public))
+            cached = (
+                stamp,
+                generator.get_schema(request=request, public=self.serve_public),
+            )
             _documents[key] = cached
         response = Response(
             data=cached[1],

@@ -4,8 +4,16 @@ from apps.collections.api import views
 
 urlpatterns = [
     path("collections", views.CollectionListView.as_view(), name="collection-list"),
-    path("collections/<str:name>", views.CollectionDetailView.as_view(), name="collection-detail"),
-    path("collections/<str:name>/records", views.RecordListView.as_view(), name="record-list"),
+    path(
+        "collections/<str:name>",
+        views.CollectionDetailView.as_view(),
+        name="collection-detail",
+    ),
+    path(
+        "collections/<str:name>/records",
+        views.RecordListView.as_view(),
+        name="record-list",
+    ),
     path(
         "collections/<str:name>/records/<str:record_id>",
         views.RecordDetailView.as_view(),

@@ -35,7 +35,9 @@ class CollectionDetailView(APIView):
 
     @extend_schema(exclude=True)
     def patch(self, request, name: str):
-        spec = services.collection_update(actor=request.user, name=name, data=request.data)
+        spec = services.collection_update(
+            actor=request.user, name=name, data=request.data
+        )
         return Response(collection_to_json(spec))
 
     @extend_schema(exclude=True)
@@ -58,7 +60,9 @@ class SchemaImportView(APIView):
     @extend_schema(exclude=True)
     def post(self, request):
         dry_run = request.query_params.get("dry_run") in ("1", "true")
-        result = schema_io.schema_import(actor=request.user, document=request.data, dry_run=dry_run)
+        result = schema_io.schema_import(
+            actor=request.user, document=request.data, dry_run=dry_run
+        )
         return Response(result)
 
 
@@ -69,11 +73,17 @@ class RecordListView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request, name: str):
-        return Response(records.record_list(actor=request.user, collection=name, params=request.query_params))
+        return Response(
+            records.record_list(
+                actor=request.user, collection=name, params=request.query_params
+            )
+        )
 
     @extend_schema(exclude=True)
     def post(self, request, name: str):
-        record = records.record_create(actor=request.user, collection=name, data=request.data)
+        record = records.record_create(
+            actor=request.user, collection=name, data=request.data
+        )
         return Response(record, status=201)
 
 
@@ -82,11 +92,15 @@ class RecordDetailView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request, name: str, record_id: str):
-        return Response(records.record_get(actor=request.user, collection=name, record_id=record_id))
+        return Response(
+            records.record_get(actor=request.user, collection=name, record_id=record_id)
+        )
 
     @extend_schema(exclude=True)
     def patch(self, request, name: str, record_id: str):
-        record = records.record_update(actor=request.user, collection=name, record_id=record_id, data=request.data)
+        record = records.record_update(
+            actor=request.user, collection=name, record_id=record_id, data=request.data
+        )
         return Response(record)
 
     @extend_schema(exclude=True)

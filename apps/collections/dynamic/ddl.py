@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from django.db import connection, models, transaction
 
 from apps.collections.dynamic.factory import build_model
-from apps.collections.field_types import FieldInvalid, ModelContext, Unconvertible, get_type
+from apps.collections.field_types import (
+    FieldInvalid,
+    Unconvertible,
+    get_type,
+)
 from apps.collections.spec import CollectionSpec, FieldSpec, IndexSpec
 from apps.core.exceptions import InvalidInput
 
@@ -84,12 +88,20 @@ def _convert_values(model, old: FieldSpec, new: FieldSpec) -> list[tuple[str, ob
     return converted
 
 
-def _emptied_column_via_text(editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec):
+def _emptied_column_via_text(
+    editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec
+):
     """PostgreSQL has no cast between some column types (boolean, double precision,
     timestamp): move the emptied column through text, which every type casts to and from."""
     old_type = _model_field(build_model(state), old).db_type(connection)
-    new_type = _model_field(build_model(_replace_field(state, new)), new).db_type(connection)
-    if connection.vendor != "postgresql" or old_type == new_type or "text" in (old_type, new_type):
+    new_type = _model_field(build_model(_replace_field(state, new)), new).db_type(
+        connection
+    )
+    if (
+        connection.vendor != "postgresql"
+        or old_type == new_type
+        or "text" in (old_type, new_type)
+    ):
         return state, old
     text = old.with_changes(type="text", options={})
     before, text_state = build_model(state), _replace_field(state, text)
@@ -103,7 +115,11 @@ def _alter_field(editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec):
     after_state = _replace_field(state, new)
     after = build_model(after_state)
     relation = "relation" in (old.type, new.type)
-    if relation and (old.type != new.type or old.options.get("collection") != new.options.get("collection") or bool(old.options.get("multiple")) != bool(new.options.get("multiple"))):
+    if relation and (
+        old.type != new.type
+        or old.options.get("collection") != new.options.get("collection")
+        or bool(old.options.get("multiple")) != bool(new.options.get("multiple"))
+    ):
         raise InvalidInput(
             f"Field {old.name!r}: a relation cannot be converted to another type, target "
             "or cardinality; add a new field and remove this one instead.",
@@ -111,7 +127,9 @@ def _alter_field(editor, state: CollectionSpec, old: FieldSpec, new: FieldSpec):
             param="fields",
         )
     values: list[tuple[str, object]] | None = None
-    if old.type != new.type or old.options.get("multiple") != new.options.get("multiple"):
+    if old.type != new.type or old.options.get("multiple") != new.options.get(
+        "multiple"
+    ):
         values = _convert_values(before, old, new)
         before.objects.update(**{old.attname: None})
         state, old = _emptied_column_via_text(editor, state, old, new)

@@ -31,7 +31,13 @@ def _meta(apps: Apps, table: str, *, managed: bool = False, **extra) -> type:
     return type(
         "Meta",
         (),
-        {"db_table": table, "managed": managed, "apps": apps, "app_label": APP_LABEL, **extra},
+        {
+            "db_table": table,
+            "managed": managed,
+            "apps": apps,
+            "app_label": APP_LABEL,
+            **extra,
+        },
     )
 
 

@@ -49,10 +49,14 @@ class DateType(FieldType):
                 try:
                     options[key] = format_datetime(parse_datetime(options[key]))
                 except ValueError:
-                    raise OptionsInvalid(f"{key} must be an RFC 3339 date", key)
+                    raise OptionsInvalid(
+                        f"{key} must be an RFC 3339 date", key
+                    ) from None
 
     def model_field(self, spec, ctx):
-        return models.DateTimeField(null=True, db_column=spec.column, unique=spec.unique)
+        return models.DateTimeField(
+            null=True, db_column=spec.column, unique=spec.unique
+        )
 
     def to_internal(self, value, spec):
         if value is None or value == "":

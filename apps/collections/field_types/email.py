@@ -31,7 +31,9 @@ class EmailType(FieldType):
         try:
             validate_email(value)
         except ValidationError:
-            raise FieldInvalid("Must be a valid email address.", "invalid_email") from None
+            raise FieldInvalid(
+                "Must be a valid email address.", "invalid_email"
+            ) from None
         return value
 
 

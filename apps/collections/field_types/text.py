@@ -21,7 +21,11 @@ PATTERN_TIMEOUT = 0.05  # seconds
 
 class TextType(FieldType):
     name = "text"
-    option_types = {"min": ((int,), None), "max": ((int,), None), "pattern": ((str,), None)}
+    option_types = {
+        "min": ((int,), None),
+        "max": ((int,), None),
+        "pattern": ((str,), None),
+    }
     converts_from = frozenset(
         {"email", "url", "select", "number", "bool", "date", "json", "relation"}
     )
@@ -38,7 +42,9 @@ class TextType(FieldType):
             try:
                 regex.compile(pattern)
             except regex.error as exc:
-                raise OptionsInvalid(f"pattern is not a valid regex: {exc}", "pattern")
+                raise OptionsInvalid(
+                    f"pattern is not a valid regex: {exc}", "pattern"
+                ) from None
 
     def model_field(self, spec, ctx):
         return models.TextField(null=True, db_column=spec.column, unique=spec.unique)

@@ -10,7 +10,9 @@ def create_users_collection(apps, schema_editor):
 
 
 def drop_users_collection(apps, schema_editor):
-    apps.get_model("baas_collections", "Collection").objects.filter(id=USERS_ID).delete()
+    apps.get_model("baas_collections", "Collection").objects.filter(
+        id=USERS_ID
+    ).delete()
 
 
 class Migration(migrations.Migration):

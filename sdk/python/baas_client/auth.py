@@ -26,6 +26,23 @@ def _pick(body: Any, key: str) -> str | None:
     return None
 
 
+def _access_token(body: Any, answer: str) -> str:
+    """The access token of a login or refresh answer; an answer without one is an error."""
+    access = _pick(body, "access_token")
+    if access is None:
+        raise BaasError(
+            200,
+            [
+                {
+                    "code": "invalid_response",
+                    "message": f"The {answer} answer has no access token.",
+                }
+            ],
+            body=body,
+        )
+    return access
+
+
 class Auth:
     """`client.auth`: the allauth headless endpoints (`app` client) and the stored tokens."""
 
@@ -77,18 +94,7 @@ class Auth:
             json={"email": email, "password": password},
             authenticate=False,
         )
-        access = _pick(body, "access_token")
-        if access is None:
-            raise BaasError(
-                200,
-                [
-                    {
-                        "code": "invalid_response",
-                        "message": "The login answer has no access token.",
-                    }
-                ],
-                body=body,
-            )
+        access = _access_token(body, "login")
         self.set_tokens(access, _pick(body, "refresh_token"))
         data = body.get("data")
         user = data.get("user") if isinstance(data, dict) else None
@@ -117,18 +123,7 @@ class Auth:
                 json={"refresh_token": self._refresh_token},
                 authenticate=False,
             )
-            access = _pick(body, "access_token")
-            if access is None:
-                raise BaasError(
-                    200,
-                    [
-                        {
-                            "code": "invalid_response",
-                            "message": "The refresh answer has no access token.",
-                        }
-                    ],
-                    body=body,
-                )
+            access = _access_token(body, "refresh")
             refresh = _pick(body, "refresh_token") or self._refresh_token
             self.set_tokens(access, refresh)
             return {"access_token": access, "refresh_token": refresh}
