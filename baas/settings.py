@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.collections",
+    "apps.rules",
     "admin_ui",
 ]
 

@@ -1,0 +1,1 @@
+"""The one expression language for rules, filters, realtime and push targeting (API.md)."""
