@@ -67,12 +67,33 @@ def _replace_field(spec: CollectionSpec, field: FieldSpec) -> CollectionSpec:
     )
 
 
+CONVERT_BATCH = 2000
+
+
+def _stored_values(model, attname: str):
+    """(pk, value) of every row, in keyset batches.
+
+    Not `.iterator()`: on PostgreSQL that is a server-side cursor, and one abandoned by a
+    failed conversion is closed later by the garbage collector, in the middle of another
+    query on the same connection, which deadlocks psycopg.
+    """
+    last = None
+    while True:
+        rows = model.objects.order_by("pk")
+        if last is not None:
+            rows = rows.filter(pk__gt=last)
+        batch = list(rows.values_list("pk", attname)[:CONVERT_BATCH])
+        yield from batch
+        if len(batch) < CONVERT_BATCH:
+            return
+        last = batch[-1][0]
+
+
 def _convert_values(model, old: FieldSpec, new: FieldSpec) -> list[tuple[str, object]]:
     """Convert every stored value up front, so a failure changes nothing."""
     old_type, new_type = get_type(old.type), get_type(new.type)
     converted = []
-    rows = model.objects.values_list("pk", old.attname).iterator(chunk_size=2000)
-    for pk, value in rows:
+    for pk, value in _stored_values(model, old.attname):
         if value is None:
             continue
         try:
