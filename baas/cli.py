@@ -97,14 +97,12 @@ def _supervise(children: dict[str, subprocess.Popen]) -> int:
     return exit_code
 
 
+def _celery_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "baas", "--quiet", *args]
+
+
 def _worker_argv(concurrency: int, pool: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "baas",
-        "--quiet",
+    return _celery_argv(
         "worker",
         "--pool",
         pool,
@@ -115,25 +113,19 @@ def _worker_argv(concurrency: int, pool: str) -> list[str]:
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
-    ]
+    )
 
 
 def _beat_argv() -> list[str]:
     from django.conf import settings
 
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "baas",
-        "--quiet",
+    return _celery_argv(
         "beat",
         "--schedule",
         settings.CELERY_BEAT_SCHEDULE_FILENAME,
         "--loglevel",
         "WARNING",
-    ]
+    )
 
 
 def _asgi_argv(host: str, port: int, workers: int = 1) -> list[str]:
