@@ -15,3 +15,23 @@ app.autodiscover_tasks()
 def ping() -> str:
     """Round-trip check used by readiness probes and tests."""
     return "pong"
+
+
+PRUNE_IDEMPOTENCY_EVERY = 3600.0  # seconds
+PRUNE_CHANGES_EVERY = 3600.0  # seconds
+
+
+@app.on_after_configure.connect
+def schedule_periodic_tasks(sender, **kwargs) -> None:
+    """Beat's schedule: expired Idempotency-Key responses and old change-log rows are
+    pruned hourly."""
+    sender.add_periodic_task(
+        PRUNE_IDEMPOTENCY_EVERY,
+        sender.signature("baas.core.prune_idempotency_records"),
+        name="prune idempotency records",
+    )
+    sender.add_periodic_task(
+        PRUNE_CHANGES_EVERY,
+        sender.signature("baas.collections.prune_changes"),
+        name="prune change log",
+    )

@@ -11,6 +11,7 @@ import getpass
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,9 +44,23 @@ def _die_with_parent() -> None:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
+def _spawn(name: str, argv: list[str], pass_fds=()) -> subprocess.Popen:
     # preexec_fn is fork-safe here: no other thread runs (see _close_database).
-    return subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    return subprocess.Popen(  # noqa: PLW1509
+        argv, preexec_fn=_die_with_parent, pass_fds=pass_fds
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """One listening socket shared by every HTTP process (each a direct child, so each
+    dies with `baas serve`; uvicorn's own --workers would leave orphans on a crash)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _close_database() -> None:
@@ -128,16 +143,18 @@ def _beat_argv() -> list[str]:
     )
 
 
-def _asgi_argv(host: str, port: int, workers: int = 1) -> list[str]:
+def _asgi_argv(
+    host: str, port: int, workers: int = 1, fd: int | None = None
+) -> list[str]:
+    where = (
+        ["--fd", str(fd)] if fd is not None else ["--host", host, "--port", str(port)]
+    )
     return [
         sys.executable,
         "-m",
         "uvicorn",
         "baas.asgi:application",
-        "--host",
-        host,
-        "--port",
-        str(port),
+        *where,
         "--workers",
         str(workers),
         "--no-access-log",
@@ -184,7 +201,15 @@ def cmd_serve(args) -> int:
         )
     print("Press Ctrl-C to stop.", flush=True)
     _close_database()
-    children = {"web": _spawn("web", _asgi_argv(args.host, args.port))}
+    sock = _listen(args.host, args.port)
+    children = {
+        f"web{n if n else ''}": _spawn(
+            "web",
+            _asgi_argv(args.host, args.port, fd=sock.fileno()),
+            pass_fds=(sock.fileno(),),
+        )
+        for n in range(max(1, args.workers))
+    }
     if not args.no_worker:
         children["worker"] = _spawn("worker", _worker_argv(1, "threads"))
         children["beat"] = _spawn("beat", _beat_argv())
@@ -331,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-worker",
         action="store_true",
         help="do not start the embedded worker and beat",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("BAAS_SERVE_WORKERS", "2")),
+        help="HTTP processes (each with BAAS_HTTP_THREADS threads)",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "apps.core.middleware.ErrorEnvelopeMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
+    "apps.core.idempotency.IdempotencyMiddleware",  # inside gzip/envelope: replays too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -133,6 +134,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "data.sqlite3",
+            # One connection per thread, kept: opening one and its PRAGMAs per request
+            # cost more than most requests.
+            "CONN_MAX_AGE": None,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -240,6 +244,10 @@ SPECTACULAR_SETTINGS = {
 BAAS_MAX_BODY_SIZE = env_int("MAX_BODY_SIZE", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BAAS_MAX_BODY_SIZE
 BAAS_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
+# Stored responses for Idempotency-Key: at least 24 h (API.md), pruned by a beat task.
+BAAS_IDEMPOTENCY_TTL = max(env_int("IDEMPOTENCY_TTL", 86400), 86400)
+# Delta sync tombstones (apps.collections.changelog): older ones are pruned by a beat task.
+BAAS_CHANGES_RETENTION_DAYS = max(env_int("CHANGES_RETENTION_DAYS", 30), 1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:

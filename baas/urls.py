@@ -14,10 +14,11 @@ auth_patterns = [
 ]
 
 urlpatterns = [
+    # Records first: the hot paths should not be matched against every auth route.
+    path("api/v1/", include("apps.collections.api.urls")),
     path("healthz", core_views.healthz),
     path("readyz", core_views.readyz),
     path("api/", include((auth_patterns, "headless"), namespace="headless")),
-    path("api/v1/", include("apps.collections.api.urls")),
     path("api/v1/openapi.json", OpenApiView.as_view(), name="openapi"),
     path("api/docs", DocsView.as_view(), name="api-docs"),
     path("console/", console_home, name="console"),

@@ -9,3 +9,5 @@ class AccountsConfig(AppConfig):
         # allauth's JWT key loading uses cryptography.hazmat.primitives.serialization
         # without importing the submodule; make sure it is loaded.
         import cryptography.hazmat.primitives.serialization  # noqa: F401
+
+        from apps.accounts import signals  # noqa: F401

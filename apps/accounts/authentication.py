@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from django.db import connection
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -13,10 +16,12 @@ class BearerAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request):
+        if request.META.get("HTTP_AUTHORIZATION") is None:
+            return None  # a guest: collection rules decide what they may do
         parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
-            return None
-        if len(parts) != 2:
+        # Credentials that cannot be used are a 401, never a silent guest: a client with
+        # a broken header must learn it, not get a guest's (empty) answers.
+        if len(parts) != 2 or parts[0].lower() != self.keyword:
             raise AuthenticationFailed("Malformed Authorization header.")
         try:
             token = parts[1].decode("ascii")
@@ -30,23 +35,85 @@ class BearerAuthentication(BaseAuthentication):
         return self._authenticate_jwt(token)
 
     def _authenticate_jwt(self, token: str):
-        from allauth.headless.tokens.strategies.jwt.internal import (
-            validate_access_token,
-        )
-
-        try:
-            result = validate_access_token(token)
-        except (
-            Exception
-        ):  # a malformed token must be a 401, whatever the decoder raised
-            result = None
-        if result is None:
+        payload = _verified_payload(token)
+        if payload is None:
             raise AuthenticationFailed("Invalid or expired access token.")
-        _, payload = result
-        user = User.objects.filter(pk=payload.get("sub"), is_active=True).first()
+        user = active_user(payload.get("sub"))
         if user is None:
             raise AuthenticationFailed("Invalid or expired access token.")
         return user, payload
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+_verified: dict[str, dict] = {}
+MAX_VERIFIED = 10_000
+
+
+def _verified_payload(token: str) -> dict | None:
+    """The claims of a valid access token. A token whose signature was checked is
+    remembered until it expires (an RS256 check costs more than the rest of a request);
+    expiry is checked on every use."""
+    payload = _verified.get(token)
+    if payload is not None:
+        if payload.get("exp", 0) > time.time():
+            return payload
+        _verified.pop(token, None)
+    from allauth.headless.tokens.strategies.jwt.internal import (
+        validate_access_token,
+    )
+
+    try:
+        result = validate_access_token(token)
+    except Exception:  # a malformed token must be a 401, whatever the decoder raised
+        result = None
+    if result is None:
+        return None
+    payload = result[1]
+    if len(_verified) >= MAX_VERIFIED:
+        _verified.clear()
+    _verified[token] = payload
+    return payload
+
+
+_USER_COLUMNS = [f.attname for f in User._meta.concrete_fields]
+_USER_SQL = (
+    f"SELECT {', '.join(_USER_COLUMNS)} FROM {User._meta.db_table} "
+    "WHERE id = %s AND is_active"
+)
+
+
+def active_user(user_id) -> User | None:
+    """The active account with this id, read on every request (a deactivated or deleted
+    account is refused at once), with one raw indexed query: this is on every
+    authenticated request's path."""
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= 15:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_USER_SQL, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return User.from_db(connection.alias, _USER_COLUMNS, _from_db_values(row))
+
+
+_converters: dict[str, list] = {}
+
+
+def _from_db_values(row) -> list:
+    """Django's own converters for the row (as a queryset would apply them)."""
+    converters = _converters.get(connection.vendor)
+    if converters is None:
+        converters = []
+        for index, field in enumerate(User._meta.concrete_fields):
+            column = field.get_col(User._meta.db_table)
+            for converter in connection.ops.get_db_converters(
+                column
+            ) + field.get_db_converters(connection):
+                converters.append((index, converter, column))
+        _converters[connection.vendor] = converters
+    values = list(row)
+    for index, converter, column in converters:
+        values[index] = converter(values[index], column, connection)
+    return values

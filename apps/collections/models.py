@@ -76,3 +76,56 @@ class Field(models.Model):
     @property
     def attname(self) -> str:
         return f"f_{self.id}"
+
+
+class Change(models.Model):
+    """One committed write to a record: the change log (DESIGN.md decision 5).
+
+    Ordered by (`txid`, `seq`), not by `seq` alone: on PostgreSQL a transaction can take
+    a lower `seq` and commit after one with a higher `seq` (apps.collections.changelog).
+    """
+
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+    seq = models.BigAutoField(primary_key=True)
+    collection_id = models.CharField(max_length=15)
+    record_id = models.CharField(max_length=15)
+    op = models.CharField(max_length=6)
+    #: The writing transaction's id (PostgreSQL xid8); 0 on SQLite, whose writers are
+    #: serialised, so that `seq` order is commit order there.
+    txid = models.BigIntegerField(default=0)
+    #: Deletes only: the row just before it was deleted, to test view rules on later.
+    snapshot = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "baas_changes"
+        indexes = [
+            models.Index(
+                fields=["collection_id", "txid", "seq"], name="baas_changes_position"
+            ),
+            models.Index(
+                fields=["collection_id", "record_id"], name="baas_changes_record"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.op} {self.collection_id}/{self.record_id} @{self.txid}.{self.seq}"
+        )
+
+
+class PrunedChanges(models.Model):
+    """The newest position whose tombstones were pruned, per collection: a sync token
+    before it may have missed a delete (410 resync_required)."""
+
+    collection_id = models.CharField(max_length=15, primary_key=True)
+    txid = models.BigIntegerField()
+    seq = models.BigIntegerField()
+
+    class Meta:
+        db_table = "baas_changes_pruned"
+
+    def __str__(self) -> str:
+        return f"{self.collection_id} pruned to {self.txid}.{self.seq}"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
 import functools
+import hashlib
+import re
 
 import orjson
 from django.contrib.auth.hashers import make_password
@@ -13,30 +14,30 @@ from django.db import (
     OperationalError,
     ProgrammingError,
     connection,
-    models,
     transaction,
 )
 from django.utils import timezone
 
 from apps.accounts.permissions import is_superuser
-from apps.collections.access import check_action
+from apps.collections import changelog, fast_read
+from apps.collections.access import Access
 from apps.collections.dynamic import cache
 from apps.collections.field_types import get_type
 from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Field
-from apps.collections.records_io import (
-    RecordInput,
-    parse_record_input,
-    render_record,
-    row_attnames,
-)
+from apps.collections.record_view import RecordView
+from apps.collections.records_io import RecordInput, parse_record_input, row_attnames
 from apps.collections.services import get_spec
 from apps.collections.spec import CollectionSpec, FieldSpec
-from apps.core.exceptions import Conflict, ErrorItem, Forbidden, InvalidInput, NotFound
+from apps.core.exceptions import (
+    Conflict,
+    ErrorItem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
 from apps.core.ids import new_id
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 
 
 def _many_fields(spec: CollectionSpec) -> list[FieldSpec]:
@@ -47,30 +48,6 @@ def _through(model, field: FieldSpec):
     m2m = model._meta.get_field(field.attname)
     through = m2m.remote_field.through
     return through, m2m.m2m_column_name(), m2m.m2m_reverse_name()
-
-
-def _load_many(
-    model, spec: CollectionSpec, ids: list[str]
-) -> dict[str, dict[str, list[str]]]:
-    """Multi-relation ids per record, one query per multi field, in insertion order."""
-    result: dict[str, dict[str, list[str]]] = {pk: {} for pk in ids}
-    for field in _many_fields(spec):
-        through, src, dst = _through(model, field)
-        rows = (
-            through.objects.filter(**{f"{src}__in": ids})
-            .order_by("pk")
-            .values_list(src, dst)
-        )
-        for source, target in rows:
-            result[source].setdefault(field.attname, []).append(target)
-    return result
-
-
-def _render_rows(model, spec: CollectionSpec, rows: list[dict]) -> list[dict]:
-    many = (
-        _load_many(model, spec, [r["id"] for r in rows]) if _many_fields(spec) else {}
-    )
-    return [render_record(spec, row, many.get(row["id"])) for row in rows]
 
 
 def _check_targets(spec: CollectionSpec, data: RecordInput) -> None:
@@ -149,18 +126,106 @@ def _write_many(
         )
 
 
+def _not_found() -> NotFound:
+    return NotFound("The record does not exist.", code="record_not_found")
+
+
 def _fetch(model, spec: CollectionSpec, pk: str, *, lock: bool = False) -> dict:
-    if not valid_id(
-        pk
-    ):  # e.g. NUL from the URL, which PostgreSQL refuses with an error
-        raise NotFound("The record does not exist.", code="record_not_found")
+    """The stored row (attname -> value), multi relations included; 404 when absent."""
+    if not valid_id(pk):  # e.g. NUL from the URL, which PostgreSQL refuses
+        raise _not_found()
     qs = model.objects.filter(pk=pk)
     if lock:
         qs = qs.select_for_update()
     row = qs.values(*row_attnames(spec)).first()
     if row is None:
-        raise NotFound("The record does not exist.", code="record_not_found")
+        raise _not_found()
+    for field in _many_fields(spec):
+        through, src, dst = _through(model, field)
+        row[field.attname] = list(
+            through.objects.filter(**{src: pk})
+            .order_by("pk")
+            .values_list(dst, flat=True)
+        )
     return row
+
+
+def _holds(model, pk: str, condition) -> bool:
+    """Whether the row `pk` meets a compiled condition (True/False/Q)."""
+    if isinstance(condition, bool):
+        return condition
+    return model.objects.filter(pk=pk).filter(condition).exists()
+
+
+def _render_one(view: RecordView, pk: str) -> dict:
+    """A record as `view` shows it, whatever the view rule (the caller just wrote it)."""
+    access = view.access
+    key = _get_plan_key(access, {}, kind="one")
+    plan = fast_read.cached(key)
+    if plan is None:
+        plan = fast_read.compile_plan(
+            view.values(access.model().objects.filter(pk=PK_SLOT))
+        )
+        if (
+            key is not None
+            and not access.used_related
+            and plan.params.count(PK_SLOT) == 1
+        ):
+            fast_read.store(key, plan)
+    return view.render(fast_read.run(plan, _with_pk(plan, pk)))[0]
+
+
+def _with_pk(plan, pk: str) -> tuple:
+    return tuple(pk if p == PK_SLOT else p for p in plan.params)
+
+
+def etag_for(record: dict) -> str:
+    """A strong validator of a record as one caller sees it."""
+    digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def _check_if_match(view: RecordView, pk: str, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    tags = {tag.strip() for tag in if_match.split(",")}
+    if "*" in tags:
+        return
+    if etag_for(_render_one(view, pk)) not in tags:
+        raise PreconditionFailed(
+            "The record changed since you read it.", code="precondition_failed"
+        )
+
+
+def _refuse_unwritable(access: Access, data) -> list:
+    """403 for fields the caller may never write; the field write rules that depend on
+    the record, to check against it."""
+    pending = []
+    if not isinstance(data, dict):
+        return pending
+    for field in access.spec.fields:
+        if field.name not in data:
+            continue
+        writable = access.field_writable(field)
+        if writable is False:
+            raise Forbidden(
+                f"You may not set {field.name!r}.",
+                code="field_forbidden",
+                param=field.name,
+            )
+        if writable is not True:
+            pending.append((field, writable))
+    return pending
+
+
+def _require_field_writes(model, pk: str, pending: list) -> None:
+    for field, condition in pending:
+        if not _holds(model, pk, condition):
+            raise Forbidden(
+                f"You may not set {field.name!r} on this record.",
+                code="field_forbidden",
+                param=field.name,
+            )
 
 
 def retry_on_schema_race(service):
@@ -209,73 +274,163 @@ def _integrity_conflict() -> Conflict:
     )
 
 
+@contextlib.contextmanager
+def _write_errors(spec: CollectionSpec):
+    """Database refusals of a write as 409/400; anything else propagates."""
+    try:
+        yield
+    except IntegrityError:
+        raise _integrity_conflict() from None
+    except OperationalError as exc:
+        too_large = _index_entry_too_large(spec, exc)
+        if too_large is None:
+            raise
+        raise too_large from None
+
+
 @retry_on_schema_race
 def record_create(*, actor, collection: str, data) -> dict:
     spec = get_spec(collection)
-    check_action(actor, spec, "create")
+    access = Access(actor, spec, body=data, method="POST")
+    access.require("create")
     parsed = parse_record_input(spec, data, partial=False)
+    pending = _refuse_unwritable(access, data)
+    allowed = access.rule("create")
+    if allowed is False:
+        raise Forbidden("The create rule does not allow this record.", code="forbidden")
     model = cache.model_for(spec)
     pk = parsed.record_id or new_id()
     now = timezone.now()
     columns = dict(parsed.columns)
     if spec.is_auth:
         columns["password"] = make_password(parsed.password)
-    try:
-        with transaction.atomic():
-            _check_targets(spec, parsed)
-            _check_unique(model, spec, parsed, None)
-            if parsed.record_id and model.objects.filter(pk=pk).exists():
-                raise Conflict(
-                    "A record with this id already exists.", code="id_taken", param="id"
-                )
-            model.objects.create(id=pk, created=now, updated=now, **columns)
-            _write_many(model, spec, pk, parsed, replace=False)
-            row = _fetch(model, spec, pk)
-    except IntegrityError:
-        raise _integrity_conflict() from None
-    except OperationalError as exc:
-        too_large = _index_entry_too_large(spec, exc)
-        if too_large is None:
-            raise
-        raise too_large from None
-    return _render_rows(model, spec, [row])[0]
+    with _write_errors(spec), transaction.atomic():
+        _check_targets(spec, parsed)
+        _check_unique(model, spec, parsed, None)
+        if parsed.record_id and model.objects.filter(pk=pk).exists():
+            raise Conflict(
+                "A record with this id already exists.", code="id_taken", param="id"
+            )
+        fast_read.insert_row(
+            model, {"id": pk, "created": now, "updated": now, **columns}
+        )
+        _write_many(model, spec, pk, parsed, replace=False)
+        if not _holds(model, pk, allowed):
+            raise Forbidden(
+                "The create rule does not allow this record.", code="forbidden"
+            )
+        _require_field_writes(model, pk, pending)
+        changelog.log_change(spec, pk, "upsert")
+        return _render_one(RecordView(access), pk)
 
 
 @retry_on_schema_race
-def record_get(*, actor, collection: str, record_id: str) -> dict:
+def record_get(*, actor, collection: str, record_id: str, params=None) -> dict:
+    """One record; `params` may hold `fields` and `expand` (as for lists)."""
+    from apps.collections.expand import expand_records, parse_expand
+    from apps.collections.records_list import parse_fields  # it imports this module
+
     spec = get_spec(collection)
-    check_action(actor, spec, "view")
-    model = cache.model_for(spec)
-    return _render_rows(model, spec, [_fetch(model, spec, record_id)])[0]
+    access = Access(actor, spec)
+    access.require("view")
+    params = params or {}
+    names, nested_fields = parse_fields(params.get("fields"))
+    expand = parse_expand(params.get("expand"), access, nested_fields, fields=names)
+    view = RecordView(access, names | set(expand.names) if names else None)
+    if not valid_id(record_id):
+        raise _not_found()
+    key = _get_plan_key(access, params)
+    plan = fast_read.cached(key)
+    if plan is None:
+        visible = access.rule("view")
+        if visible is False:
+            raise _not_found()
+        queryset = access.model().objects.filter(pk=PK_SLOT)
+        if visible is not True:
+            queryset = queryset.filter(visible)
+        plan = fast_read.compile_plan(view.values(queryset))
+        if (
+            key is not None
+            and not access.used_related
+            and plan.params.count(PK_SLOT) == 1
+        ):
+            fast_read.store(key, plan)
+    rows = fast_read.run(plan, _with_pk(plan, record_id))
+    if not rows:
+        raise _not_found()
+    items = view.render(rows)
+    if expand.names:
+        expand_records(expand, rows, items)
+    return items[0]
+
+
+PK_SLOT = "~record-id~"  # stands for the id in a cached plan; never a valid id
+_VOLATILE = re.compile(r"@now|@request\.(body|method)|@request\.auth\.(?!id\b)")
+
+
+def _get_plan_key(access: Access, params, kind: str = "get") -> tuple | None:
+    spec = access.spec
+    texts = [spec.rules.get("view") or ""]
+    texts += [(f.rules or {}).get("read") or "" for f in spec.fields]
+    if any(_VOLATILE.search(text) for text in texts):
+        return None
+    user = access.user.pk if access.user is not None else None
+    return (
+        kind,
+        spec.id,
+        spec.stamp,
+        access.privileged,
+        user,
+        params.get("fields"),
+        params.get("expand"),
+    )
+
+
+def _lock_for(access: Access, action: str, record_id: str) -> dict:
+    """Lock and return the stored row if `action`'s rule allows it on that row: 404 if
+    the caller cannot see the record at all, 403 if they can but may not act."""
+    model = access.model()
+    row = _fetch(model, access.spec, record_id, lock=True)
+    if _holds(model, record_id, access.rule(action)):
+        return row
+    if _holds(model, record_id, access.rule("view")):
+        raise Forbidden(
+            f"The {action} rule does not allow this for the record.", code="forbidden"
+        )
+    raise _not_found()
 
 
 @retry_on_schema_race
-def record_update(*, actor, collection: str, record_id: str, data) -> dict:
+def record_update(
+    *, actor, collection: str, record_id: str, data, if_match: str | None = None
+) -> dict:
     spec = get_spec(collection)
-    check_action(actor, spec, "update")
+    access = Access(actor, spec, body=data, method="PATCH")
+    access.require("update")
     parsed = parse_record_input(spec, data, partial=True)
+    pending = _refuse_unwritable(access, data)
     model = cache.model_for(spec)
     columns = dict(parsed.columns)
     if spec.is_auth and parsed.password is not None:
         columns["password"] = make_password(parsed.password)
-    try:
-        with transaction.atomic():
-            _fetch(model, spec, record_id, lock=True)
-            if spec.is_auth:
-                _refuse_superuser_accounts(actor, [record_id])
-            _check_targets(spec, parsed)
-            _check_unique(model, spec, parsed, record_id)
-            model.objects.filter(pk=record_id).update(updated=timezone.now(), **columns)
-            _write_many(model, spec, record_id, parsed, replace=True)
-            row = _fetch(model, spec, record_id)
-    except IntegrityError:
-        raise _integrity_conflict() from None
-    except OperationalError as exc:
-        too_large = _index_entry_too_large(spec, exc)
-        if too_large is None:
-            raise
-        raise too_large from None
-    return _render_rows(model, spec, [row])[0]
+    view = RecordView(access)
+    with _write_errors(spec), transaction.atomic():
+        _lock_for(access, "update", record_id)
+        _check_if_match(view, record_id, if_match)
+        _require_field_writes(model, record_id, pending)
+        if spec.is_auth:
+            _refuse_superuser_accounts(actor, [record_id])
+        _check_targets(spec, parsed)
+        _check_unique(model, spec, parsed, record_id)
+        model.objects.filter(pk=record_id).update(updated=timezone.now(), **columns)
+        _write_many(model, spec, record_id, parsed, replace=True)
+        if not _holds(model, record_id, access.rule("update")):
+            raise Forbidden(
+                "The update rule does not allow the record as changed.",
+                code="forbidden",
+            )
+        changelog.log_change(spec, record_id, "upsert")
+        return _render_one(view, record_id)
 
 
 def _referencing_fields(collection_id: str) -> list[tuple[CollectionSpec, FieldSpec]]:
@@ -340,6 +495,7 @@ def _delete_cascade(
             )
         _delete_cascade(source_spec, referencing, seen, actor)
     model = cache.model_for(spec)
+    changelog.log_deletes(spec, model, pks)
     for field in _many_fields(spec):
         through, src, _ = _through(model, field)
         through.objects.filter(**{f"{src}__in": pks}).delete()
@@ -353,95 +509,13 @@ def _delete_cascade(
 
 
 @retry_on_schema_race
-def record_delete(*, actor, collection: str, record_id: str) -> None:
+def record_delete(
+    *, actor, collection: str, record_id: str, if_match: str | None = None
+) -> None:
     spec = get_spec(collection)
-    check_action(actor, spec, "delete")
-    model = cache.model_for(spec)
+    access = Access(actor, spec, method="DELETE")
+    access.require("delete")
     with transaction.atomic():
-        _fetch(model, spec, record_id, lock=True)
+        _lock_for(access, "delete", record_id)
+        _check_if_match(RecordView(access), record_id, if_match)
         _delete_cascade(spec, [record_id], set(), actor)
-
-
-# --- list -----------------------------------------------------------------------------
-
-
-def _param_int(params, name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"{name} must be an integer.", code="invalid", param=name
-        ) from None
-    if not low <= value <= high:
-        raise InvalidInput(
-            f"{name} must be between {low} and {high}.", code="out_of_range", param=name
-        )
-    return value
-
-
-def encode_cursor(created, pk: str) -> str:
-    raw = orjson.dumps([created.isoformat(), pk])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str):
-    import datetime as dt
-
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, pk = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        created = dt.datetime.fromisoformat(created)
-        # Cursors are opaque: anything encode_cursor cannot have made is refused, so a
-        # forged one never reaches the database (naive or out-of-range times, odd ids).
-        if created.tzinfo is None or not valid_id(pk):
-            raise ValueError("not a cursor")
-        return created.astimezone(dt.timezone.utc), pk
-    except (
-        ValueError,
-        TypeError,
-        OverflowError,
-        binascii.Error,
-        orjson.JSONDecodeError,
-    ):
-        raise InvalidInput(
-            "The cursor is not valid.", code="invalid_cursor", param="cursor"
-        ) from None
-
-
-@retry_on_schema_race
-def record_list(*, actor, collection: str, params) -> dict:
-    """Newest first, keyset-paginated on (created, id); offset pages with `page`."""
-    spec = get_spec(collection)
-    check_action(actor, spec, "list")
-    model = cache.model_for(spec)
-    limit = _param_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    qs = model.objects.order_by("-created", "-id")
-    cursor = params.get("cursor")
-    page = params.get("page")
-    if cursor and page:
-        raise InvalidInput(
-            "Use either cursor or page, not both.", code="invalid", param="page"
-        )
-    if cursor:
-        created, pk = decode_cursor(cursor)
-        qs = qs.filter(
-            models.Q(created__lt=created) | models.Q(created=created, id__lt=pk)
-        )
-    elif page:
-        page_number = _param_int(params, "page", 1, 1, 1_000_000)
-        qs = qs[(page_number - 1) * limit :]
-    rows = list(qs.values(*row_attnames(spec))[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    body: dict = {
-        "items": _render_rows(model, spec, rows),
-        "next_cursor": encode_cursor(rows[-1]["created"], rows[-1]["id"])
-        if more and rows
-        else None,
-    }
-    if params.get("count") in ("1", "true"):
-        body["total"] = model.objects.count()
-    return body

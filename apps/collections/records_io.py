@@ -6,7 +6,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from apps.collections.field_types import FieldInvalid, get_type
-from apps.collections.field_types.date import format_datetime
 from apps.collections.field_types.email import EmailType
 from apps.collections.field_types.relation import valid_id
 from apps.collections.spec import CollectionSpec
@@ -130,26 +129,6 @@ def _parse_auth_input(
                 )
             else:
                 result.password = password
-
-
-def render_record(
-    spec: CollectionSpec, row: dict, many: dict[str, list[str]] | None = None
-) -> dict:
-    """A stored row (attname -> value) as the API shows it."""
-    out = {
-        "id": row["id"],
-        "created": format_datetime(row["created"]),
-        "updated": format_datetime(row["updated"]),
-    }
-    if spec.is_auth:
-        out["email"] = row["email"]
-    for field in spec.fields:
-        field_type = get_type(field.type)
-        if field_type.is_many(field):
-            out[field.name] = (many or {}).get(field.attname, [])
-        else:
-            out[field.name] = field_type.to_json(row.get(field.attname), field)
-    return out
 
 
 def row_attnames(spec: CollectionSpec) -> list[str]:

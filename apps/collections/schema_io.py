@@ -185,6 +185,7 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                                 "type": entry.get("type", "base"),
                                 "fields": plain,
                             },
+                            validate=False,
                         )
                     except ApiError as exc:
                         raise _prefixed(exc, index, positions) from None
@@ -201,10 +202,17 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                         actor=actor,
                         name=current.name,
                         data=_match_fields(entry, current),
+                        validate=False,
                     )
                 except ApiError as exc:
                     raise _prefixed(exc, index) from None
                 changes.append(_diff(before, after))
+            # Rules may name fields of collections imported later: check them last.
+            for index, entry, _ in plan:
+                try:
+                    services.validate_collection_rules(entry["name"])
+                except ApiError as exc:
+                    raise _prefixed(exc, index) from None
             if dry_run:
                 raise _Rollback
     except _Rollback:

@@ -65,7 +65,19 @@ def get_collection(name: str) -> Collection:
 
 
 def get_spec(name: str) -> CollectionSpec:
-    return cache.spec_for(get_collection(name))
+    spec = (
+        cache.current_spec("name_key", name_key(name)) if _possible_name(name) else None
+    )
+    if spec is None:
+        raise NotFound(f"No collection named {name!r}.", code="collection_not_found")
+    return spec
+
+
+def get_spec_by_id(collection_id: str) -> CollectionSpec:
+    spec = cache.current_spec("id", collection_id) if valid_id(collection_id) else None
+    if spec is None:
+        raise NotFound("No such collection.", code="collection_not_found")
+    return spec
 
 
 def list_specs() -> list[CollectionSpec]:
@@ -167,7 +179,17 @@ def _ddl_failed(exc: Exception) -> InvalidInput | Conflict:
     )
 
 
-def collection_create(*, actor, data) -> CollectionSpec:
+def validate_collection_rules(name: str) -> None:
+    _validate_rules(get_collection(name))
+
+
+def _validate_rules(collection: Collection) -> None:
+    from apps.collections.access import validate_rules
+
+    validate_rules(_fresh_spec(collection))
+
+
+def collection_create(*, actor, data, validate: bool = True) -> CollectionSpec:
     require_schema_access(actor)
     spec = schema_input.parse_create(data, resolve_collection_ref)
     try:
@@ -175,6 +197,8 @@ def collection_create(*, actor, data) -> CollectionSpec:
             _refuse_taken_name(spec)
             collection = _save_definition(spec)
             ddl.create_table(spec)
+            if validate:
+                _validate_rules(collection)
     except IntegrityError:
         raise Conflict(
             f"A collection named {spec.name!r} already exists.",
@@ -184,7 +208,9 @@ def collection_create(*, actor, data) -> CollectionSpec:
     return cache.spec_for(Collection.objects.get(pk=collection.pk))
 
 
-def collection_update(*, actor, name: str, data) -> CollectionSpec:
+def collection_update(
+    *, actor, name: str, data, validate: bool = True
+) -> CollectionSpec:
     require_schema_access(actor)
     try:
         with ddl.schema_transaction():
@@ -194,6 +220,8 @@ def collection_update(*, actor, name: str, data) -> CollectionSpec:
             _refuse_taken_name(new)
             ddl.apply_changes(current, new)
             _save_definition(new, collection)
+            if validate:
+                _validate_rules(collection)
     except (InvalidInput, Conflict, NotFound):
         raise
     except (IntegrityError, DatabaseError) as exc:

@@ -20,3 +20,29 @@ def touch(path: str) -> str:
     tmp.write_text(str(os.getpid()))
     os.replace(tmp, target)
     return str(target)
+
+
+PRUNE_BATCH = 5000
+
+
+@shared_task(name="baas.core.prune_idempotency_records")
+def prune_idempotency_records() -> int:
+    """Delete stored Idempotency-Key responses older than BAAS_IDEMPOTENCY_TTL.
+
+    In batches, so a large backlog never holds a long lock; lookups ignore expired rows
+    anyway, so running late is harmless.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.core.models import IdempotencyRecord
+
+    cutoff = timezone.now() - timedelta(seconds=settings.BAAS_IDEMPOTENCY_TTL)
+    expired = IdempotencyRecord.objects.filter(created__lt=cutoff)
+    total = 0
+    while True:
+        batch = list(expired.values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not batch:
+            return total
+        total += IdempotencyRecord.objects.filter(pk__in=batch).delete()[0]

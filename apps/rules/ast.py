@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 COMPARISON_OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "~", "!~")
@@ -18,6 +18,7 @@ class FieldPath:
     """A record field, possibly through relations: `owner.team.name`."""
 
     path: tuple[str, ...]
+    pos: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Macro:
 
     source: str  # "auth" | "body" | "method" | "now"
     path: tuple[str, ...] = ()
+    pos: int = field(default=0, compare=False)
 
 
 Operand = Union[Literal, FieldPath, Macro]

@@ -76,12 +76,13 @@ def _unquote(token: Token, text: str) -> str:
 
 def _macro(token: Token) -> Macro:
     parts = str(token)[1:].split(".")
+    pos = token.start_pos
     if parts == ["now"]:
-        return Macro("now")
+        return Macro("now", pos=pos)
     if parts == ["request", "method"]:
-        return Macro("method")
+        return Macro("method", pos=pos)
     if len(parts) >= 3 and parts[0] == "request" and parts[1] in ("auth", "body"):
-        return Macro(parts[1], tuple(parts[2:]))
+        return Macro(parts[1], tuple(parts[2:]), pos=pos)
     raise RuleSyntaxError(
         f"Unknown macro {token}; use @request.auth.<field>, @request.body.<field>, "
         "@request.method or @now",
@@ -122,7 +123,7 @@ class _ToAst(Transformer):
         parts = tuple(str(token).split("."))
         if parts[0] in KEYWORDS:
             raise RuleSyntaxError(f"{parts[0]} is not a field", token.start_pos)
-        return FieldPath(parts)
+        return FieldPath(parts, pos=token.start_pos)
 
     def comparison(self, left, op, right):
         text = str(op)
@@ -177,6 +178,8 @@ def parse(text: str) -> Expr:
         raise RuleSyntaxError(f"Longer than {MAX_LENGTH} characters")
     if not text.strip():
         raise RuleSyntaxError("Empty expression")
+    if "\x00" in text:  # no database takes NUL in a text value
+        raise RuleSyntaxError("NUL characters are not allowed", text.index("\x00"))
     _check_nesting(text)
     try:
         expr = _ToAst().transform(_parser.parse(text))

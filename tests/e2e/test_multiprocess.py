@@ -180,8 +180,9 @@ def test_a_killed_supervisor_takes_its_whole_tree_down(pair):
 
 def test_serve_stops_everything_when_one_of_its_children_dies(pair):
     _, b = pair
-    (web,) = [p for p in b.children() if "uvicorn" in p.cmdline]
-    os.kill(web.pid, signal.SIGKILL)
+    web = [p for p in b.children() if "uvicorn" in p.cmdline]
+    assert len(web) == 2  # `baas serve` runs BAAS_SERVE_WORKERS HTTP processes
+    os.kill(web[0].pid, signal.SIGKILL)
     assert b.proc.wait(timeout=10) != 0
     assert "exited with code" in b.logs()
     assert b.leftovers() == []

@@ -14,7 +14,8 @@ from django.db import DatabaseError
 from apps.accounts.apikeys import KeyPrincipal
 from apps.accounts.openapi import add_auth_paths
 from apps.accounts.permissions import is_superuser
-from apps.collections import records, services
+from apps.collections import records_list, services
+from apps.collections.api.openapi_changes import add_changes_path
 from apps.collections.api.openapi_schema import add_schema_paths
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.ids import ID_LENGTH
@@ -282,8 +283,8 @@ def _list_parameters() -> list[dict]:
             "schema": {
                 "type": "integer",
                 "minimum": 1,
-                "maximum": records.MAX_LIMIT,
-                "default": records.DEFAULT_LIMIT,
+                "maximum": records_list.MAX_LIMIT,
+                "default": records_list.DEFAULT_LIMIT,
             },
         },
         {
@@ -411,6 +412,7 @@ def add_record_paths(result: dict, spec: CollectionSpec, names: dict[str, str]) 
         f"records_{spec.name}", tag, refs, []
     ).items():
         add_operation(result, base + suffix, method, operation)
+    add_changes_path(result, base, f"records_{spec.name}", tag, ref(refs["record"]), [])
 
 
 def add_generic_record_paths(result: dict) -> None:
@@ -451,3 +453,4 @@ def add_generic_record_paths(result: dict) -> None:
         "records", "records", refs, [name_param]
     ).items():
         add_operation(result, base + suffix, method, operation)
+    add_changes_path(result, base, "records", "records", ref(GENERIC), [name_param])

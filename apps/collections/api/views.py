@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.collections import records, schema_io, services
+from apps.collections import records, records_list, schema_io, services
 from apps.collections.representation import collection_names_by_id, collection_to_json
 
 
@@ -74,7 +74,7 @@ class RecordListView(APIView):
     @extend_schema(exclude=True)
     def get(self, request, name: str):
         return Response(
-            records.record_list(
+            records_list.record_list(
                 actor=request.user, collection=name, params=request.query_params
             )
         )
@@ -92,18 +92,41 @@ class RecordDetailView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request, name: str, record_id: str):
-        return Response(
-            records.record_get(actor=request.user, collection=name, record_id=record_id)
+        record = records.record_get(
+            actor=request.user,
+            collection=name,
+            record_id=record_id,
+            params=request.query_params,
         )
+        etag = records.etag_for(record)
+        if etag in _tags(request.headers.get("If-None-Match")):
+            return Response(status=304, headers={"ETag": etag})
+        return Response(record, headers={"ETag": etag})
 
     @extend_schema(exclude=True)
     def patch(self, request, name: str, record_id: str):
         record = records.record_update(
-            actor=request.user, collection=name, record_id=record_id, data=request.data
+            actor=request.user,
+            collection=name,
+            record_id=record_id,
+            data=request.data,
+            if_match=request.headers.get("If-Match"),
         )
-        return Response(record)
+        return Response(record, headers={"ETag": records.etag_for(record)})
 
     @extend_schema(exclude=True)
     def delete(self, request, name: str, record_id: str):
-        records.record_delete(actor=request.user, collection=name, record_id=record_id)
+        records.record_delete(
+            actor=request.user,
+            collection=name,
+            record_id=record_id,
+            if_match=request.headers.get("If-Match"),
+        )
         return Response(status=204)
+
+
+def _tags(header: str | None) -> set[str]:
+    """Entity tags of an If-None-Match header (weak ones compare equal, RFC 9110)."""
+    if not header:
+        return set()
+    return {t.strip().removeprefix("W/") for t in header.split(",")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from django.db import models
+from django.db import connection, models
 
 from apps.collections.dynamic.factory import build_model
 from apps.collections.models import Collection, Field
@@ -17,6 +17,35 @@ from apps.collections.spec import CollectionSpec
 _specs: dict[str, CollectionSpec] = {}
 _models: dict[str, tuple[tuple, type[models.Model]]] = {}
 _lock = threading.Lock()
+#: collection id -> (the stamp as the raw query below returns it, the spec of that stamp)
+_raw_stamps: dict[str, tuple] = {}
+
+_STAMP_SQL = "SELECT id, schema_version, updated FROM baas_collections WHERE {} = %s"
+
+
+def current_spec(column: str, value: str) -> CollectionSpec | None:
+    """The spec of the collection whose `column` ("name_key" or "id") is `value`.
+
+    The hot path of every record request: one indexed raw query for the version stamp
+    (no ORM), and the cached spec if it is still current.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_SQL.format(column), [value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    collection_id, version, updated = row
+    raw = (version, str(updated))
+    cached = _raw_stamps.get(collection_id)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    collection = Collection.objects.filter(pk=collection_id).first()
+    if collection is None:
+        return None
+    spec = spec_for(collection)
+    if spec.version == version:
+        _raw_stamps[collection_id] = (raw, spec)
+    return spec
 
 
 def spec_for(collection: Collection) -> CollectionSpec:
@@ -48,4 +77,5 @@ def model_for(spec: CollectionSpec) -> type[models.Model]:
 
 def forget(collection_id: str) -> None:
     _specs.pop(collection_id, None)
+    _raw_stamps.pop(collection_id, None)
     _models.pop(collection_id, None)
