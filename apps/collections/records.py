@@ -188,7 +188,9 @@ def etag_for(record: dict) -> str:
 def _check_if_match(view: RecordView, pk: str, if_match: str | None) -> None:
     if if_match is None:
         return
-    tags = {tag.strip() for tag in if_match.split(",")}
+    # Our tags are strong; only gzip on the way out marks them weak (W/), so that form
+    # is the same tag.
+    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" in tags:
         return
     if etag_for(_render_one(view, pk)) not in tags:

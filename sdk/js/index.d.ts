@@ -75,9 +75,20 @@ export interface RequestOptions {
   /** A JSON body. */
   body?: unknown;
   headers?: Record<string, string>;
+  /** Sent as the `Idempotency-Key` header (POST, PATCH, PUT, DELETE). */
+  idempotencyKey?: string;
   signal?: AbortSignal;
   /** Send the stored credential (and refresh on 401). Default true. */
   authenticate?: boolean;
+}
+
+/** The whole answer of `client.send()`. */
+export interface ApiResponse<R = any> {
+  status: number;
+  /** The decoded JSON body; `undefined` for 204 and 304. */
+  body: R;
+  /** Response headers, names lower-case: `etag`, `idempotent-replayed`, ... */
+  headers: Record<string, string>;
 }
 
 /** The user object allauth returns on login. */
@@ -97,12 +108,34 @@ export interface SystemFields {
   updated: string;
 }
 
-export type BaasRecord<T extends object = Record<string, unknown>> = T & SystemFields;
+export interface ExpandedRelations {
+  /** A single relation's record, or a multiple relation's records, by relation name. */
+  [relation: string]: BaasRecord | BaasRecord[] | undefined;
+}
 
-export interface ListOptions {
+export type BaasRecord<T extends object = Record<string, unknown>> = T & SystemFields & {
+  /** Related records, present when `expand` was asked for (those the caller may view). */
+  expand?: ExpandedRelations;
+};
+
+/** Comma-separated names (`'-created,title'`) or a list of them. */
+export type Names = string | readonly string[];
+
+export interface QueryOptions {
+  /** A filter expression, e.g. `status = "open" && priority >= 4`. */
+  filter?: string;
+  /** Sort keys, `-` for descending: `'-priority,title'`; default `-created`. */
+  sort?: Names;
+  /** Sparse fieldsets (`id` always comes); dotted names pick fields of expanded relations. */
+  fields?: Names;
+  /** Relations to embed under `expand`, nested up to 3 levels: `'owner,owner.team'`. */
+  expand?: Names;
+}
+
+export interface ListOptions extends QueryOptions {
   /** Page size: server default 50, at most 500. */
   limit?: number;
-  /** The previous page's `next_cursor` (keyset paging). */
+  /** The previous page's `next_cursor` (keyset paging; the same `sort`). */
   cursor?: string;
   /** A 1-based page number (offset paging); not together with `cursor`. */
   page?: number;
@@ -111,12 +144,103 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
-export interface IterateOptions {
+export interface IterateOptions extends QueryOptions {
   /** Page size of each request. */
   limit?: number;
   /** Start after this cursor. */
   cursor?: string;
   signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  fields?: Names;
+  expand?: Names;
+  signal?: AbortSignal;
+}
+
+export interface GetWithEtagOptions extends GetOptions {
+  /** An ETag from an earlier read: an unchanged record answers 304 (`notModified`). */
+  ifNoneMatch?: string;
+}
+
+export interface WriteOptions {
+  /**
+   * Sent as `Idempotency-Key`: a retry with the same key and body gets the first answer
+   * again instead of a second effect. See `newIdempotencyKey()`.
+   */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface ConditionalWriteOptions extends WriteOptions {
+  /** Write only if the record's ETag is still this one; else `BaasError` 412 `precondition_failed`. */
+  ifMatch?: string;
+}
+
+/** A record with its ETag. `record` is `null` when a conditional read found it unchanged. */
+export interface VersionedRecord<T extends object = Record<string, unknown>> {
+  record: BaasRecord<T> | null;
+  /** The `ETag` header: an opaque validator of the record as this caller sees it. */
+  etag: string | null;
+  /** True when `ifNoneMatch` matched (the server answered 304). */
+  notModified: boolean;
+}
+
+/** Insert or replace the record by id. */
+export interface UpsertChange<T extends object = Record<string, unknown>> {
+  op: 'upsert';
+  record: BaasRecord<T>;
+}
+
+/** Forget this id (unknown ids are a no-op). */
+export interface DeleteChange {
+  op: 'delete';
+  id: string;
+}
+
+export type Change<T extends object = Record<string, unknown>> = UpsertChange<T> | DeleteChange;
+
+export interface ChangesPage<T extends object = Record<string, unknown>> {
+  /** In commit order. */
+  changes: Change<T>[];
+  /** Pass as `since` next time. */
+  next: string | null;
+  /** True: more changes are ready, ask again at once. */
+  has_more: boolean;
+}
+
+export interface ChangesOptions {
+  /** The token of the last sync; none starts from the beginning. */
+  since?: string | null;
+  /** Change-log rows per page: 1 to 500, default 100. */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+export interface SyncOptions<T extends object = Record<string, unknown>> extends ChangesOptions {
+  /** Called (and awaited) for each change, in order. */
+  onChange: (change: Change<T>) => void | Promise<void>;
+}
+
+/** One operation of `client.batch()`; build it with `opCreate()` and friends. */
+export interface BatchOperation {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** A record endpoint, e.g. `/api/v1/collections/posts/records/abc`, with its query. */
+  url: string;
+  /** The fields, for POST and PATCH only. */
+  body?: Record<string, unknown> | null;
+}
+
+/** One answer of `client.batch()`: what the single request would have returned. */
+export interface BatchResponse<B = any> {
+  status: number;
+  /** The record (create, update, get), the list page (list), or `null` (delete). */
+  body: B;
+}
+
+export interface BatchListOptions extends QueryOptions {
+  limit?: number;
+  count?: boolean;
 }
 
 export interface ListResult<T extends object = Record<string, unknown>> {
@@ -130,12 +254,33 @@ export interface ListResult<T extends object = Record<string, unknown>> {
 export class RecordCollection<T extends object = Record<string, unknown>> {
   readonly name: string;
   list(options?: ListOptions): Promise<ListResult<T>>;
-  /** Every record, fetching page after page by cursor: `for await (const r of ...)`. */
+  /** Every matching record, fetching page after page by cursor: `for await (const r of ...)`. */
   iterate(options?: IterateOptions): AsyncGenerator<BaasRecord<T>, void, undefined>;
-  get(id: string): Promise<BaasRecord<T>>;
-  create(data: Partial<T> & Record<string, unknown>): Promise<BaasRecord<T>>;
-  update(id: string, data: Partial<T> & Record<string, unknown>): Promise<BaasRecord<T>>;
-  delete(id: string): Promise<void>;
+  get(id: string, options?: GetOptions): Promise<BaasRecord<T>>;
+  /** The record and its ETag (for `ifMatch`); with `ifNoneMatch`, 304 → `notModified`. */
+  getWithEtag(id: string, options?: GetWithEtagOptions): Promise<VersionedRecord<T>>;
+  create(data: Partial<T> & Record<string, unknown>, options?: WriteOptions): Promise<BaasRecord<T>>;
+  update(
+    id: string,
+    data: Partial<T> & Record<string, unknown>,
+    options?: ConditionalWriteOptions,
+  ): Promise<BaasRecord<T>>;
+  /** `update()` that also resolves to the new ETag. */
+  updateWithEtag(
+    id: string,
+    data: Partial<T> & Record<string, unknown>,
+    options?: ConditionalWriteOptions,
+  ): Promise<{ record: BaasRecord<T>; etag: string | null }>;
+  delete(id: string, options?: ConditionalWriteOptions): Promise<void>;
+  /** One page of delta sync. 410 `resync_required`: drop the local copy, sync from scratch. */
+  changes(options?: ChangesOptions): Promise<ChangesPage<T>>;
+  /** Every page after `since`, `onChange` per entry; resolves to the token to store. */
+  sync(options: SyncOptions<T>): Promise<string | null>;
+  opCreate(data: Partial<T> & Record<string, unknown>): BatchOperation;
+  opUpdate(id: string, data: Partial<T> & Record<string, unknown>): BatchOperation;
+  opDelete(id: string): BatchOperation;
+  opGet(id: string, options?: Omit<GetOptions, 'signal'>): BatchOperation;
+  opList(options?: BatchListOptions): BatchOperation;
 }
 
 export type FieldType =
@@ -207,15 +352,22 @@ export interface SchemaImportResult {
 export class Collections {
   list(): Promise<CollectionDefinition[]>;
   get(name: string): Promise<CollectionDefinition>;
-  create(definition: CollectionInput): Promise<CollectionDefinition>;
-  update(name: string, changes: Partial<CollectionInput>): Promise<CollectionDefinition>;
-  delete(name: string): Promise<void>;
+  create(definition: CollectionInput, options?: WriteOptions): Promise<CollectionDefinition>;
+  update(
+    name: string,
+    changes: Partial<CollectionInput>,
+    options?: WriteOptions,
+  ): Promise<CollectionDefinition>;
+  delete(name: string, options?: WriteOptions): Promise<void>;
 }
 
 export class Schema {
   export(): Promise<SchemaDocument & { version: number; collections: CollectionDefinition[] }>;
   /** With `dryRun: true`, returns the diff without applying it. */
-  import(document: SchemaDocument, options?: { dryRun?: boolean }): Promise<SchemaImportResult>;
+  import(
+    document: SchemaDocument,
+    options?: { dryRun?: boolean } & WriteOptions,
+  ): Promise<SchemaImportResult>;
 }
 
 export class Auth {
@@ -243,6 +395,20 @@ export class BaasClient {
   collection<T extends object = Record<string, unknown>>(name: string): RecordCollection<T>;
   /** A raw call below `/api/v1`; resolves to the decoded JSON (undefined for 204). */
   request<R = any>(method: string, path: string, options?: RequestOptions): Promise<R>;
+  /** Like `request()`, resolving to `{status, body, headers}`; a 304 resolves too. */
+  send<R = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<R>>;
+  /**
+   * Record operations in one transaction, all or nothing (at most 100). On failure nothing
+   * is written and the `BaasError` has that operation's status and errors, each `param`
+   * prefixed `requests.<index>.`.
+   */
+  batch(
+    operations: BatchOperation[],
+    options?: { idempotencyKey?: string; signal?: AbortSignal },
+  ): Promise<BatchResponse[]>;
 }
 
 export function createClient(options: ClientOptions): BaasClient;
+
+/** A fresh random Idempotency-Key (UUID v4) for one logical operation and its retries. */
+export function newIdempotencyKey(): string;

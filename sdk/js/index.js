@@ -4,7 +4,7 @@
  * @module
  */
 
-export { BaasClient, createClient } from './src/client.js';
+export { BaasClient, createClient, newIdempotencyKey } from './src/client.js';
 export { BaasError } from './src/errors.js';
 export { Auth } from './src/auth.js';
 export { RecordCollection } from './src/records.js';

@@ -6,6 +6,8 @@ installed, so these tests exercise exactly what the repository holds.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,27 @@ def service_key(schema_db) -> str:
         name="sdk test key", scopes=["schema", "records:read", "records:write"]
     )
     return plaintext
+
+
+@pytest.fixture(autouse=True)
+def request_threads_finish():
+    """After each test (and after its clients are closed), wait for the live server's
+    request threads to end.
+
+    A keep-alive connection keeps its server thread until the client closes it; the
+    thread then closes the database connection, which on SQLite is the test's own
+    in-memory connection, shared only while the live server runs. Left to finish on
+    their own, the last test's threads race the end of the session and fail with
+    "DatabaseWrapper objects created in a thread can only be used in that same thread".
+    """
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        busy = [
+            t
+            for t in threading.enumerate()
+            if "process_request_thread" in t.name and t.is_alive()
+        ]
+        if not busy:
+            return
+        time.sleep(0.02)

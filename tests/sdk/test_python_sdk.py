@@ -12,7 +12,13 @@ PYTHON_SDK = Path(__file__).resolve().parents[2] / "sdk" / "python"
 if str(PYTHON_SDK) not in sys.path:
     sys.path.insert(0, str(PYTHON_SDK))
 
-from baas_client import BaasError, Client, Page  # noqa: E402
+from baas_client import (  # noqa: E402
+    BaasError,
+    ChangesPage,
+    Client,
+    Page,
+    new_idempotency_key,
+)
 
 POSTS = "sdk_py_posts"
 FIELDS = [
@@ -215,3 +221,296 @@ def test_an_unreachable_server_is_a_baas_error_with_status_0():
     ):
         client.collections.list()
     assert (caught.value.status, caught.value.code) == (0, "network_error")
+
+
+# --- query parameters, ETags, idempotency, delta sync, batch ------------------------------
+
+AUTHORS = "sdk_py_authors"
+OPEN_RULES = {"list": "", "view": "", "create": "", "update": "", "delete": ""}
+
+
+@pytest.fixture
+def library(client):
+    """Authors and posts that point at them (`author` relation), rules open to all."""
+    client.collections.create(
+        {
+            "name": AUTHORS,
+            "fields": [
+                {"name": "name", "type": "text", "required": True},
+                {"name": "email", "type": "email"},
+            ],
+            "rules": OPEN_RULES,
+        }
+    )
+    client.collections.create(
+        {
+            "name": POSTS,
+            "fields": [
+                *FIELDS,
+                {"name": "status", "type": "text"},
+                {
+                    "name": "author",
+                    "type": "relation",
+                    "options": {"collection": AUTHORS},
+                },
+            ],
+            "rules": OPEN_RULES,
+        }
+    )
+    return client.collection(AUTHORS), client.collection(POSTS)
+
+
+def test_filter_sort_fields_expand_and_count_round_trip(library):
+    authors, posts = library
+    ada = authors.create({"name": "Ada", "email": "ada@example.com"})
+    bob = authors.create({"name": "Bob", "email": "bob@example.com"})
+    for title, rank, status, author in [
+        ("b", 2, "open", ada),
+        ("a", 2, "open", bob),
+        ("c", 5, "closed", ada),
+        ("d", 1, "open", ada),
+    ]:
+        posts.create(
+            {"title": title, "rank": rank, "status": status, "author": author["id"]}
+        )
+
+    page = posts.list(
+        filter='status = "open" && rank >= 2', sort="-rank,title", count=True
+    )
+    assert [r["title"] for r in page.items] == ["a", "b"]
+    assert page.total == 2
+    by_list = posts.list(filter='status = "open"', sort=["rank", "-title"])
+    assert [r["title"] for r in by_list.items] == ["d", "b", "a"]
+
+    sparse = posts.list(
+        filter='author.name = "Ada"',
+        sort="title",
+        fields=["title", "author.name"],
+        expand="author",
+    )
+    assert [r["title"] for r in sparse.items] == ["b", "c", "d"]
+    first = sparse.items[0]
+    assert set(first) == {"id", "title", "expand"}
+    assert first["expand"]["author"] == {"id": ada["id"], "name": "Ada"}
+
+    walked = posts.iterate(sort="title", fields="title", limit=1)
+    assert [r["title"] for r in walked] == ["a", "b", "c", "d"]
+    assert [r["title"] for r in posts.iterate(filter="rank > 1", sort="-title")] == [
+        "c",
+        "b",
+        "a",
+    ]
+
+    one = posts.get(first["id"], expand=["author"], fields="title,author.email")
+    assert one == {
+        "id": first["id"],
+        "title": "b",
+        "expand": {"author": {"id": ada["id"], "email": "ada@example.com"}},
+    }
+    assert posts.get(first["id"], expand="author")["expand"]["author"]["name"] == "Ada"
+
+    with pytest.raises(BaasError) as caught:
+        posts.list(filter="rank >")
+    assert (caught.value.status, caught.value.code) == (400, "invalid_filter")
+    assert caught.value.param == "filter"
+
+
+def test_etags_make_reads_conditional_and_writes_optimistic(posts):
+    record = posts.create({"title": "x", "rank": 1})
+    read = posts.get_with_etag(record["id"])
+    assert read.record == record
+    assert read.etag and not read.not_modified
+
+    unchanged = posts.get_with_etag(record["id"], if_none_match=read.etag)
+    assert unchanged.not_modified
+    assert (unchanged.record, unchanged.etag) == (None, read.etag)
+
+    written = posts.update_with_etag(record["id"], {"rank": 2}, if_match=read.etag)
+    assert written.record["rank"] == 2
+    assert written.etag and written.etag != read.etag
+    assert posts.get_with_etag(record["id"], if_none_match=read.etag).record == (
+        written.record
+    )
+
+    with pytest.raises(BaasError) as caught:
+        posts.update(record["id"], {"rank": 3}, if_match=read.etag)
+    assert (caught.value.status, caught.value.code) == (412, "precondition_failed")
+    with pytest.raises(BaasError) as caught:
+        posts.delete(record["id"], if_match=read.etag)
+    assert (caught.value.status, caught.value.code) == (412, "precondition_failed")
+    assert posts.get(record["id"])["rank"] == 2
+
+    again = posts.update(record["id"], {"rank": 4}, if_match=written.etag)
+    assert again["rank"] == 4
+    latest = posts.get_with_etag(record["id"]).etag
+    assert posts.delete(record["id"], if_match=latest) is None
+    with pytest.raises(BaasError) as caught:
+        posts.get(record["id"])
+    assert caught.value.status == 404
+
+
+def test_an_etag_from_a_compressed_answer_works_with_if_match(posts):
+    # A body over 200 bytes: the answers are gzip-compressed, as most real ones are.
+    record = posts.create({"title": "x" * 300, "rank": 1})
+    read = posts.get_with_etag(record["id"])
+    assert posts.get_with_etag(record["id"], if_none_match=read.etag).not_modified
+    written = posts.update_with_etag(record["id"], {"rank": 2}, if_match=read.etag)
+    assert written.record["rank"] == 2
+    posts.delete(record["id"], if_match=written.etag)
+
+
+def test_the_same_idempotency_key_creates_one_record(client, posts):
+    key = new_idempotency_key()
+    first = posts.create({"title": "once"}, idempotency_key=key)
+    second = posts.create({"title": "once"}, idempotency_key=key)
+    assert second == first
+    assert posts.list(count=True).total == 1
+
+    path = f"/collections/{POSTS}/records"
+    replay = client.send("POST", path, json={"title": "once"}, idempotency_key=key)
+    assert (replay.status, replay.replayed, replay.body) == (201, True, first)
+    fresh = client.send("POST", path, json={"title": "twice"}, idempotency_key="k-2")
+    assert (fresh.status, fresh.replayed) == (201, False)
+
+    with pytest.raises(BaasError) as caught:
+        posts.create({"title": "another body"}, idempotency_key=key)
+    assert (caught.value.status, caught.value.code) == (409, "idempotency_key_reused")
+
+    changed = posts.update(first["id"], {"rank": 1}, idempotency_key="u-1")
+    assert posts.update(first["id"], {"rank": 1}, idempotency_key="u-1") == changed
+    posts.delete(first["id"], idempotency_key="d-1")
+    assert posts.delete(first["id"], idempotency_key="d-1") is None  # replayed 204
+
+
+def test_changes_and_sync_walk_every_page_from_a_token(posts):
+    assert posts.changes() == ChangesPage(changes=[], next=posts.changes().next)
+    kept = posts.create({"title": "kept"})
+    b = posts.create({"title": "b"})
+
+    # An app's local copy, kept by id.
+    local: dict[str, dict] = {}
+    seen: list[dict] = []
+
+    def apply(change):
+        seen.append(change)
+        if change["op"] == "upsert":
+            local[change["record"]["id"]] = change["record"]
+        else:
+            local.pop(change["id"], None)
+
+    start = posts.sync(None, apply)
+    assert start
+    assert set(local) == {kept["id"], b["id"]}
+
+    a = posts.create({"title": "a"})
+    c = posts.create({"title": "c"})
+    posts.update(a["id"], {"title": "a2"})
+    posts.delete(b["id"])
+
+    first = posts.changes(start, limit=1)
+    assert first.has_more and len(first.changes) == 1
+    seen.clear()
+    token = posts.sync(start, apply, limit=2)  # three pages
+    assert token and token != start
+    assert {(ch["op"], ch.get("id") or ch["record"]["id"]) for ch in seen} == {
+        ("upsert", a["id"]),
+        ("upsert", c["id"]),
+        ("delete", b["id"]),
+    }
+    assert seen[-1] == {"op": "delete", "id": b["id"]}
+    assert {k: r["title"] for k, r in local.items()} == {
+        kept["id"]: "kept",
+        a["id"]: "a2",
+        c["id"]: "c",
+    }
+
+    # Nothing new: the token stays, no change is reported.
+    nothing = []
+    assert posts.sync(token, nothing.append) == token
+    assert nothing == []
+    # From the beginning: every record as it is now.
+    everything: list[dict] = []
+    posts.sync(None, everything.append)
+    upserts = {ch["record"]["id"] for ch in everything if ch["op"] == "upsert"}
+    assert upserts == set(local)
+
+    with pytest.raises(BaasError) as caught:
+        posts.changes("not-a-token")
+    assert (caught.value.status, caught.value.code, caught.value.param) == (
+        400,
+        "invalid_token",
+        "since",
+    )
+
+
+def test_a_token_from_before_pruned_deletes_raises_resync_required(posts):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.collections import changelog
+
+    gone = posts.create({"title": "gone"})
+    old = posts.changes().next
+    posts.delete(gone["id"])
+    changelog.prune(now=timezone.now() + dt.timedelta(days=365))
+
+    with pytest.raises(BaasError) as caught:
+        posts.sync(old, lambda change: None)
+    assert (caught.value.status, caught.value.code) == (410, "resync_required")
+    assert posts.sync(None, lambda change: None)  # starting over works
+
+
+def test_batch_runs_every_operation_or_none(client, posts):
+    existing = posts.create({"title": "existing", "rank": 1})
+    doomed = posts.create({"title": "doomed"})
+
+    responses = client.batch(
+        [
+            posts.op_create({"title": "new", "rank": 7}),
+            posts.op_update(existing["id"], {"rank": 2}),
+            posts.op_delete(doomed["id"]),
+            posts.op_get(existing["id"], fields="rank"),
+            posts.op_list(filter="rank >= 2", sort="rank", fields=["title"]),
+        ]
+    )
+    assert [r["status"] for r in responses] == [201, 200, 204, 200, 200]
+    created = responses[0]["body"]
+    assert (created["title"], created["rank"]) == ("new", 7)
+    assert responses[1]["body"]["rank"] == 2
+    assert responses[2]["body"] is None
+    assert responses[3]["body"] == {"id": existing["id"], "rank": 2}
+    assert [r["title"] for r in responses[4]["body"]["items"]] == ["existing", "new"]
+    assert posts.get(created["id"])["title"] == "new"
+
+    before = posts.list(count=True).total
+    with pytest.raises(BaasError) as caught:
+        client.batch(
+            [
+                posts.op_create({"title": "rolled back"}),
+                posts.op_update(existing["id"], {"rank": 99}),
+                posts.op_create({"rank": 3}),
+            ]
+        )
+    error = caught.value
+    assert (error.status, error.code, error.param) == (
+        400,
+        "required",
+        "requests.2.title",
+    )
+    assert posts.list(count=True).total == before
+    assert posts.get(existing["id"])["rank"] == 2
+
+    with pytest.raises(BaasError) as caught:
+        client.batch([posts.op_delete("nosuchrecord123")])
+    assert (caught.value.status, caught.value.param) == (404, "requests.0")
+
+    key = new_idempotency_key()
+    once = client.batch(
+        [posts.op_create({"title": "batched once"})], idempotency_key=key
+    )
+    twice = client.batch(
+        [posts.op_create({"title": "batched once"})], idempotency_key=key
+    )
+    assert once == twice
+    assert len(posts.list(filter='title = "batched once"').items) == 1

@@ -5,11 +5,15 @@
 
 import { Auth } from './auth.js';
 import { BaasError, errorFromResponse } from './errors.js';
+import { queryString } from './query.js';
 import { RecordCollection } from './records.js';
 import { Collections, Schema } from './schema.js';
 
 /** @typedef {import('../index.js').ClientOptions} ClientOptions */
 /** @typedef {import('../index.js').RequestOptions} RequestOptions */
+/** @typedef {import('../index.js').ApiResponse} ApiResponse */
+/** @typedef {import('../index.js').BatchOperation} BatchOperation */
+/** @typedef {import('../index.js').BatchResponse} BatchResponse */
 
 const API_PREFIX = '/api/v1';
 
@@ -24,21 +28,6 @@ export function apiRoot(baseUrl) {
   }
   const root = baseUrl.replace(/\/+$/, '');
   return root.endsWith(API_PREFIX) ? root : root + API_PREFIX;
-}
-
-/**
- * A query string from defined values only (no URLSearchParams: React Native's is partial).
- * @param {Record<string, string | number | boolean | null | undefined> | undefined} query
- * @returns {string}
- */
-function queryString(query) {
-  if (!query) return '';
-  const parts = [];
-  for (const [key, value] of Object.entries(query)) {
-    if (value === undefined || value === null) continue;
-    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
-  }
-  return parts.length ? `?${parts.join('&')}` : '';
 }
 
 /**
@@ -94,13 +83,27 @@ export class BaasClient {
    * Send one request to `path` (below `/api/v1`) and return the decoded JSON body
    * (`undefined` for 204). Throws `BaasError` for any status >= 400. Unless
    * `authenticate: false`, the stored credential is sent and a 401 is retried once after
-   * refreshing the tokens when a refresh token is known.
+   * refreshing the tokens when a refresh token is known. `idempotencyKey` is sent as the
+   * `Idempotency-Key` header.
    * @param {string} method
    * @param {string} path
    * @param {RequestOptions} [options]
    * @returns {Promise<any>}
    */
   async request(method, path, options = {}) {
+    return (await this.send(method, path, options)).body;
+  }
+
+  /**
+   * Like `request()`, but resolves to the whole answer `{status, body, headers}` (header
+   * names lower-case), e.g. for `etag` or `idempotent-replayed`. A 304 resolves (body
+   * `undefined`); any status >= 400 throws `BaasError`.
+   * @param {string} method
+   * @param {string} path
+   * @param {RequestOptions} [options]
+   * @returns {Promise<ApiResponse>}
+   */
+  async send(method, path, options = {}) {
     const authenticate = options.authenticate !== false;
     if (authenticate) await this.auth.ready();
     const bearer = authenticate ? this._bearer() : null;
@@ -112,9 +115,37 @@ export class BaasClient {
       && (bearer === null || bearer !== this.apiKey)
       && await this.auth._recoverFrom401(bearer)
     ) {
+      // The same Idempotency-Key again: the 401 had no effect, and the server keys stored
+      // answers by caller, so the retry under the new token runs once.
       response = await this._send(method, path, options, this._bearer());
     }
-    return this._decode(response);
+    const body = await this._decode(response);
+    return { status: response.status, body, headers: headersOf(response) };
+  }
+
+  /**
+   * Run record operations in one transaction, all or nothing (at most 100). Build them
+   * with a collection's `opCreate()`, `opUpdate()`, `opDelete()`, `opGet()`, `opList()`,
+   * or as `{method, url, body}`. Resolves to `[{status, body}, ...]` in order (201 and the
+   * record for a create, 200 for an update or read, 204 and `null` for a delete). If one
+   * operation fails nothing is written, and the `BaasError` carries that operation's
+   * status and errors, each `param` prefixed `requests.<index>.` (e.g. `requests.1.title`).
+   * @param {BatchOperation[]} operations
+   * @param {{idempotencyKey?: string, signal?: AbortSignal}} [options]
+   * @returns {Promise<BatchResponse[]>}
+   */
+  async batch(operations, options = {}) {
+    const body = await this.request('POST', '/batch', {
+      body: { requests: operations },
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
+    });
+    if (!body || !Array.isArray(body.responses)) {
+      throw new BaasError(200, [
+        { code: 'invalid_response', message: 'Expected `responses`.' },
+      ], { body });
+    }
+    return body.responses;
   }
 
   /** @returns {string | null} */
@@ -135,6 +166,9 @@ export class BaasClient {
     /** @type {RequestInit} */
     const init = { method, headers };
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    if (options.idempotencyKey !== undefined && options.idempotencyKey !== null) {
+      headers['Idempotency-Key'] = options.idempotencyKey;
+    }
     if (options.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(options.body);
@@ -173,6 +207,27 @@ export class BaasClient {
     }
     return body;
   }
+}
+
+/**
+ * A fresh random Idempotency-Key (a UUID v4): make one per logical operation, keep it, and
+ * send it again with every retry of that operation. Uses `crypto.randomUUID` or
+ * `crypto.getRandomValues` (React Native: install a polyfill such as
+ * react-native-get-random-values); without either it throws rather than make a guessable
+ * key (the server derives the stored answer's encryption key from it).
+ * @returns {string}
+ */
+export function newIdempotencyKey() {
+  const cryptoImpl = /** @type {any} */ (globalThis).crypto;
+  if (cryptoImpl && typeof cryptoImpl.randomUUID === 'function') return cryptoImpl.randomUUID();
+  if (cryptoImpl && typeof cryptoImpl.getRandomValues === 'function') {
+    const bytes = cryptoImpl.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+  throw new TypeError('newIdempotencyKey: no crypto.getRandomValues here; install a polyfill.');
 }
 
 /**

@@ -7,10 +7,12 @@
 /** @typedef {import('../index.js').CollectionInput} CollectionInput */
 /** @typedef {import('../index.js').SchemaDocument} SchemaDocument */
 /** @typedef {import('../index.js').SchemaImportResult} SchemaImportResult */
+/** @typedef {import('../index.js').WriteOptions} WriteOptions */
 /** @typedef {import('./client.js').BaasClient} BaasClient */
 
 /**
- * `client.collections`: read and change collection definitions.
+ * `client.collections`: read and change collection definitions. Changes take an optional
+ * `idempotencyKey`, as record writes do.
  */
 export class Collections {
   /** @param {BaasClient} client */
@@ -40,10 +42,15 @@ export class Collections {
    * Create a collection (and its table); resolves to the definition with ids assigned.
    * A new collection's rules are all `null`: superusers and keys only until rules are set.
    * @param {CollectionInput} definition
+   * @param {WriteOptions} [options]
    * @returns {Promise<CollectionDefinition>}
    */
-  create(definition) {
-    return this._client.request('POST', '/collections', { body: definition });
+  create(definition, options = {}) {
+    return this._client.request('POST', '/collections', {
+      body: definition,
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
+    });
   }
 
   /**
@@ -51,19 +58,28 @@ export class Collections {
    * (or rename) it, leave one out to remove it, omit `id` to add one.
    * @param {string} name
    * @param {Partial<CollectionInput>} changes
+   * @param {WriteOptions} [options]
    * @returns {Promise<CollectionDefinition>}
    */
-  update(name, changes) {
-    return this._client.request('PATCH', `/collections/${encodeURIComponent(name)}`, { body: changes });
+  update(name, changes, options = {}) {
+    return this._client.request('PATCH', `/collections/${encodeURIComponent(name)}`, {
+      body: changes,
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
+    });
   }
 
   /**
    * Drop a collection and all its records.
    * @param {string} name
+   * @param {WriteOptions} [options]
    * @returns {Promise<void>}
    */
-  async delete(name) {
-    await this._client.request('DELETE', `/collections/${encodeURIComponent(name)}`);
+  async delete(name, options = {}) {
+    await this._client.request('DELETE', `/collections/${encodeURIComponent(name)}`, {
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
+    });
   }
 }
 
@@ -86,13 +102,15 @@ export class Schema {
    * Create or update the listed collections in one transaction (others untouched). With
    * `dryRun: true` nothing is applied and `changes` is the diff that would be.
    * @param {SchemaDocument} document
-   * @param {{dryRun?: boolean}} [options]
+   * @param {{dryRun?: boolean} & WriteOptions} [options]
    * @returns {Promise<SchemaImportResult>}
    */
   import(document, options = {}) {
     return this._client.request('POST', '/schema/import', {
       query: { dry_run: options.dryRun ? '1' : undefined },
       body: document,
+      idempotencyKey: options.idempotencyKey,
+      signal: options.signal,
     });
   }
 }

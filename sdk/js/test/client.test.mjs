@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BaasError, createClient } from '../index.js';
+import { BaasError, createClient, newIdempotencyKey } from '../index.js';
 
 /**
  * A fetch that answers from `handler(request)` and records every request.
  * @param {(req: {method: string, url: URL, headers: Record<string, string>, body: any}) =>
- *   {status?: number, body?: unknown} | Promise<{status?: number, body?: unknown}>} handler
+ *   Answer | Promise<Answer>} handler where Answer is
+ *   {status?: number, body?: unknown, headers?: Record<string, string>}
  */
 function fakeFetch(handler) {
   const calls = [];
@@ -20,11 +21,11 @@ function fakeFetch(handler) {
       body: init.body === undefined ? undefined : JSON.parse(String(init.body)),
     };
     calls.push(request);
-    const { status = 200, body } = await handler(request);
+    const { status = 200, body, headers = {} } = await handler(request);
     const text = body === undefined ? null : JSON.stringify(body);
-    return new Response(status === 204 ? null : text, {
+    return new Response(status === 204 || status === 304 ? null : text, {
       status,
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...headers },
     });
   };
   return { fetch: fetchImpl, calls };
@@ -177,4 +178,110 @@ test('delete resolves to undefined on 204 and the schema import sends dry_run=1'
   assert.equal(calls[0].url.pathname, '/api/v1/collections/p/records/abc');
   assert.equal(calls[1].url.search, '?dry_run=1');
   assert.equal(calls[2].url.search, '');
+});
+
+test('list and iterate send filter, sort, fields, expand (strings or lists)', async () => {
+  const { fetch, calls } = fakeFetch(() => ({ body: { items: [{ id: 'a' }], next_cursor: null } }));
+  const posts = createClient({ baseUrl: 'http://h', token: 't', fetch }).collection('posts');
+  await posts.list({ filter: 'a = "x y"', sort: ['-rank', 'title'], fields: 'title,owner.name', expand: ['owner'] });
+  for await (const record of posts.iterate({ filter: 'rank > 1', sort: 'title', limit: 5 })) assert.equal(record.id, 'a');
+  await posts.get('abc', { fields: ['title'], expand: 'owner,tags' });
+  assert.deepEqual(Object.fromEntries(calls[0].url.searchParams), {
+    filter: 'a = "x y"', sort: '-rank,title', fields: 'title,owner.name', expand: 'owner',
+  });
+  assert.equal(calls[1].url.search, '?filter=rank%20%3E%201&sort=title&limit=5');
+  assert.equal(calls[2].url.pathname, '/api/v1/collections/posts/records/abc');
+  assert.equal(calls[2].url.search, '?fields=title&expand=owner%2Ctags');
+});
+
+test('ETags: getWithEtag, a 304, If-Match on update and delete, and a 412', async () => {
+  const { fetch, calls } = fakeFetch((req) => {
+    if (req.method === 'GET') {
+      return req.headers['If-None-Match'] === '"v1"'
+        ? { status: 304, headers: { ETag: '"v1"' } }
+        : { body: { id: 'a', n: 1 }, headers: { ETag: '"v1"' } };
+    }
+    if (req.headers['If-Match'] !== undefined && req.headers['If-Match'] !== '"v1"') {
+      return { status: 412, body: { status: 412, errors: [{ code: 'precondition_failed', message: 'Changed.' }] } };
+    }
+    return req.method === 'DELETE' ? { status: 204 } : { body: { id: 'a', n: 2 }, headers: { ETag: '"v2"' } };
+  });
+  const posts = createClient({ baseUrl: 'http://h', token: 't', fetch }).collection('posts');
+  assert.deepEqual(await posts.getWithEtag('a'), { record: { id: 'a', n: 1 }, etag: '"v1"', notModified: false });
+  assert.deepEqual(await posts.getWithEtag('a', { ifNoneMatch: '"v1"' }), { record: null, etag: '"v1"', notModified: true });
+  assert.deepEqual(await posts.updateWithEtag('a', { n: 2 }, { ifMatch: '"v1"' }), { record: { id: 'a', n: 2 }, etag: '"v2"' });
+  await assert.rejects(posts.update('a', { n: 3 }, { ifMatch: '"v0"' }), { status: 412, code: 'precondition_failed' });
+  await assert.rejects(posts.delete('a', { ifMatch: '"v0"' }), { status: 412, code: 'precondition_failed' });
+  assert.equal(await posts.delete('a', { ifMatch: '"v1"' }), undefined);
+  await posts.update('a', { n: 1 });
+  assert.equal(calls.at(-1).headers['If-Match'], undefined);
+});
+
+test('an idempotency key is sent as given, kept across the 401 refresh retry, never made up', async () => {
+  const { fetch, calls } = fakeFetch((req) => {
+    if (req.url.pathname.endsWith('/tokens/refresh')) {
+      return { body: { status: 200, data: { access_token: 'access-2', refresh_token: 'refresh-2' } } };
+    }
+    if (req.headers.Authorization !== 'Bearer access-2') return { status: 401, body: { status: 401, errors: [] } };
+    return { status: 201, body: { id: 'x' }, headers: { 'Idempotent-Replayed': 'true' } };
+  });
+  const client = createClient({ baseUrl: 'http://h', token: 'access-1', refreshToken: 'refresh-1', fetch });
+  const key = newIdempotencyKey();
+  assert.match(key, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(newIdempotencyKey(), key);
+  await client.collection('posts').create({ t: 1 }, { idempotencyKey: key });
+  const posts = calls.filter((c) => c.url.pathname.endsWith('/records'));
+  assert.deepEqual(posts.map((c) => c.headers['Idempotency-Key']), [key, key]);
+  const answer = await client.send('POST', '/collections/posts/records', { body: {}, idempotencyKey: 'k' });
+  assert.equal(answer.headers['idempotent-replayed'], 'true');
+  await client.collection('posts').create({ t: 2 });
+  assert.equal(calls.at(-1).headers['Idempotency-Key'], undefined);
+});
+
+test('sync walks pages until has_more is false and returns the last token', async () => {
+  const pages = {
+    '': { changes: [{ op: 'upsert', record: { id: 'a' } }], next: 't1', has_more: true },
+    t1: { changes: [], next: 't2', has_more: true },
+    t2: { changes: [{ op: 'delete', id: 'b' }], next: 't3', has_more: false },
+  };
+  const { fetch, calls } = fakeFetch((req) => ({ body: pages[req.url.searchParams.get('since') ?? ''] }));
+  const posts = createClient({ baseUrl: 'http://h', token: 't', fetch }).collection('posts');
+  const seen = [];
+  const token = await posts.sync({ onChange: async (change) => { seen.push(change); }, limit: 2 });
+  assert.equal(token, 't3');
+  assert.deepEqual(seen, [{ op: 'upsert', record: { id: 'a' } }, { op: 'delete', id: 'b' }]);
+  assert.deepEqual(calls.map((c) => c.url.search), ['?limit=2', '?since=t1&limit=2', '?since=t2&limit=2']);
+  assert.equal(calls[0].url.pathname, '/api/v1/collections/posts/changes');
+  assert.deepEqual(await posts.changes({ since: 't2' }), pages.t2);
+});
+
+test('a 410 surfaces as resync_required', async () => {
+  const envelope = { status: 410, errors: [{ code: 'resync_required', message: 'Sync again.', param: 'since' }] };
+  const { fetch } = fakeFetch(() => ({ status: 410, body: envelope }));
+  const posts = createClient({ baseUrl: 'http://h', token: 't', fetch }).collection('posts');
+  await assert.rejects(posts.sync({ since: 'old', onChange: () => {} }), { status: 410, code: 'resync_required', param: 'since' });
+});
+
+test('batch posts the built operations and returns the responses', async () => {
+  const { fetch, calls } = fakeFetch(() => ({ body: { responses: [{ status: 204, body: null }] } }));
+  const client = createClient({ baseUrl: 'http://h', token: 't', fetch });
+  const posts = client.collection('my posts');
+  const operations = [
+    posts.opCreate({ title: 'a' }),
+    posts.opUpdate('r/1', { title: 'b' }),
+    posts.opDelete('r1'),
+    posts.opGet('r1', { fields: ['title'], expand: 'owner' }),
+    posts.opList({ filter: 'rank > 1', sort: ['-rank'], count: true }),
+  ];
+  assert.deepEqual(operations, [
+    { method: 'POST', url: '/api/v1/collections/my%20posts/records', body: { title: 'a' } },
+    { method: 'PATCH', url: '/api/v1/collections/my%20posts/records/r%2F1', body: { title: 'b' } },
+    { method: 'DELETE', url: '/api/v1/collections/my%20posts/records/r1' },
+    { method: 'GET', url: '/api/v1/collections/my%20posts/records/r1?fields=title&expand=owner' },
+    { method: 'GET', url: '/api/v1/collections/my%20posts/records?filter=rank%20%3E%201&sort=-rank&count=true' },
+  ]);
+  assert.deepEqual(await client.batch(operations, { idempotencyKey: 'b1' }), [{ status: 204, body: null }]);
+  assert.equal(calls[0].url.pathname, '/api/v1/batch');
+  assert.equal(calls[0].headers['Idempotency-Key'], 'b1');
+  assert.deepEqual(calls[0].body, { requests: operations });
 });

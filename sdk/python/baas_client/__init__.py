@@ -1,19 +1,33 @@
 """Python client for the BaaS REST API: `Client`, `BaasError`."""
 
 from baas_client.auth import Auth
-from baas_client.client import Client
+from baas_client.client import ApiResponse, BatchResponse, Client, new_idempotency_key
 from baas_client.errors import BaasError, ErrorItem
-from baas_client.records import Page, RecordCollection
+from baas_client.records import (
+    BatchOperation,
+    Change,
+    ChangesPage,
+    Page,
+    RecordCollection,
+    VersionedRecord,
+)
 from baas_client.schema import Collections, Schema
 
 __all__ = [
+    "ApiResponse",
     "Auth",
     "BaasError",
+    "BatchOperation",
+    "BatchResponse",
+    "Change",
+    "ChangesPage",
     "Client",
     "Collections",
     "ErrorItem",
     "Page",
     "RecordCollection",
     "Schema",
+    "VersionedRecord",
+    "new_idempotency_key",
 ]
 __version__ = "0.1.0"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 import requests
 
+from baas_client._util import expect_object
 from baas_client.auth import Auth, TokensCallback
 from baas_client.errors import BaasError, ErrorItem
-from baas_client.records import RecordCollection
+from baas_client.records import BatchOperation, RecordCollection
 from baas_client.schema import Collections, Schema
 
 API_PREFIX = "/api/v1"
@@ -31,6 +34,34 @@ _DEFAULT_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+
+
+class BatchResponse(TypedDict):
+    """One answer of `client.batch()`: what the single request would have returned."""
+
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A whole answer of `client.send()`: status, decoded JSON body (None when empty),
+    and headers (a case-insensitive mapping)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def replayed(self) -> bool:
+        """True when the server replayed a stored answer for a reused Idempotency-Key."""
+        return self.headers.get("Idempotent-Replayed", "").lower() == "true"
+
+
+def new_idempotency_key() -> str:
+    """A fresh random Idempotency-Key (a UUID4): make one per logical operation, keep it,
+    and send it again with every retry of that operation."""
+    return str(uuid.uuid4())
 
 
 def api_root(base_url: str) -> str:
@@ -98,6 +129,18 @@ class Client:
         return RecordCollection(self, name)
 
     def close(self) -> None:
+        """Close the HTTP session and its pooled connections, now.
+
+        urllib3 2 leaves pooled connections to the garbage collector when a session
+        closes, and a `BaasError` still referenced (its traceback holds the response,
+        which holds its pool) would keep a socket open; so the pools are closed here.
+        """
+        for adapter in self.session.adapters.values():
+            pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+            for key in list(pools.keys()) if pools is not None else []:
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
         self.session.close()
 
     def __enter__(self) -> Client:  # noqa: PYI034  (typing.Self is 3.11+)
@@ -118,8 +161,11 @@ class Client:
         params: Mapping[str, str] | None,
         json: Any,
         bearer: str | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         headers: dict[str, str] = {"Accept": "application/json"}
+        if extra_headers:
+            headers.update(extra_headers)
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
         kwargs: dict[str, Any] = {}
@@ -139,23 +185,28 @@ class Client:
                 0, [{"code": "network_error", "message": str(exc)}]
             ) from exc
 
-    def request(
+    def send(
         self,
         method: str,
         path: str,
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
         authenticate: bool = True,
-    ) -> Any:
-        """Send one request to `path` (below `/api/v1`) and return the decoded JSON body.
+    ) -> ApiResponse:
+        """Send one request to `path` (below `/api/v1`) and return the whole answer.
 
-        A 204 returns None. Any status >= 400 raises `BaasError`. With `authenticate`, the
-        stored credential is sent, and a 401 is retried once after refreshing the tokens
-        when a refresh token is known.
+        Like `request()`, but the status and headers come back too (e.g. `ETag`,
+        `Idempotent-Replayed`). A 304 is an answer with `body` None, not an error.
+        `idempotency_key` is sent as the `Idempotency-Key` header (mutating requests).
         """
+        extra = dict(headers or {})
+        if idempotency_key is not None:
+            extra["Idempotency-Key"] = idempotency_key
         bearer = self._bearer() if authenticate else None
-        response = self._send(method, path, params, json, bearer)
+        response = self._send(method, path, params, json, bearer, extra)
         if (
             response.status_code == 401
             and authenticate
@@ -163,8 +214,41 @@ class Client:
             and (bearer is None or bearer != self.api_key)
             and self.auth._recover_from_401(bearer)
         ):
-            response = self._send(method, path, params, json, self._bearer())
-        return self._decode(response)
+            # The same Idempotency-Key again: the 401 had no effect, and the server keys
+            # stored answers by caller, so the retry under the new token runs once.
+            response = self._send(method, path, params, json, self._bearer(), extra)
+        return ApiResponse(
+            status=response.status_code,
+            body=self._decode(response),
+            headers=response.headers,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        authenticate: bool = True,
+    ) -> Any:
+        """Send one request to `path` (below `/api/v1`) and return the decoded JSON body.
+
+        A 204 returns None. Any status >= 400 raises `BaasError`. With `authenticate`, the
+        stored credential is sent, and a 401 is retried once after refreshing the tokens
+        when a refresh token is known. `idempotency_key` is sent as `Idempotency-Key`.
+        """
+        return self.send(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            authenticate=authenticate,
+        ).body
 
     def request_object(
         self,
@@ -173,19 +257,51 @@ class Client:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
         authenticate: bool = True,
     ) -> dict[str, Any]:
         """`request()` for endpoints that answer a JSON object (anything else is an error)."""
         body = self.request(
-            method, path, params=params, json=json, authenticate=authenticate
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            authenticate=authenticate,
         )
-        if not isinstance(body, dict):
+        return expect_object(body)
+
+    def batch(
+        self,
+        operations: Sequence[BatchOperation],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[BatchResponse]:
+        """Run record operations in one transaction, all or nothing (at most 100).
+
+        Build the operations with a collection's `op_create()`, `op_update()`,
+        `op_delete()`, `op_get()` and `op_list()`, or as `{"method", "url", "body"}` dicts.
+        Returns `[{"status", "body"}, ...]` in order (201 with the record for a create,
+        200 for an update or read, 204 with body None for a delete). If one operation
+        fails nothing is written, and `BaasError` carries that operation's status and
+        errors, each `param` prefixed `requests.<index>.` (e.g. `"requests.1.title"`).
+        """
+        body = self.request_object(
+            "POST",
+            "/batch",
+            json={"requests": list(operations)},
+            idempotency_key=idempotency_key,
+        )
+        responses = body.get("responses")
+        if not isinstance(responses, list):
             raise BaasError(
                 200,
-                [{"code": "invalid_response", "message": "Expected a JSON object."}],
+                [{"code": "invalid_response", "message": "Expected `responses`."}],
                 body=body,
             )
-        return body
+        return responses
 
     @staticmethod
     def _decode(response: requests.Response) -> Any:

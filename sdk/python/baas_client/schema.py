@@ -16,6 +16,8 @@ CollectionDefinition = dict[str, Any]
 class Collections:
     """`client.collections`: read and change collection definitions.
 
+    Changes take an optional `idempotency_key`, as record writes do.
+
     A definition: `{"name", "type": "base" | "auth", "fields": [...], "rules": {...},
     "indexes": [...]}`; a field: `{"id", "name", "type", "required", "unique", "hidden",
     "rules", "options"}`.
@@ -33,24 +35,39 @@ class Collections:
         """One definition by name."""
         return self._client.request_object("GET", f"/collections/{segment(name)}")
 
-    def create(self, definition: CollectionDefinition) -> CollectionDefinition:
+    def create(
+        self, definition: CollectionDefinition, *, idempotency_key: str | None = None
+    ) -> CollectionDefinition:
         """Create a collection (and its table); returns the definition with ids assigned.
 
         A new collection's rules are all `None`: only superusers and keys reach its records
         until rules are set.
         """
-        return self._client.request_object("POST", "/collections", json=definition)
+        return self._client.request_object(
+            "POST", "/collections", json=definition, idempotency_key=idempotency_key
+        )
 
-    def update(self, name: str, changes: CollectionDefinition) -> CollectionDefinition:
+    def update(
+        self,
+        name: str,
+        changes: CollectionDefinition,
+        *,
+        idempotency_key: str | None = None,
+    ) -> CollectionDefinition:
         """Change a collection. A `fields` list replaces the fields: keep a field's `id` to
         keep (or rename) it, leave one out to remove it, omit `id` to add one."""
         return self._client.request_object(
-            "PATCH", f"/collections/{segment(name)}", json=changes
+            "PATCH",
+            f"/collections/{segment(name)}",
+            json=changes,
+            idempotency_key=idempotency_key,
         )
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, idempotency_key: str | None = None) -> None:
         """Drop a collection and all its records."""
-        self._client.request("DELETE", f"/collections/{segment(name)}")
+        self._client.request(
+            "DELETE", f"/collections/{segment(name)}", idempotency_key=idempotency_key
+        )
 
 
 class Schema:
@@ -64,7 +81,11 @@ class Schema:
         return self._client.request_object("GET", "/schema")
 
     def import_(
-        self, document: dict[str, Any], dry_run: bool = False
+        self,
+        document: dict[str, Any],
+        dry_run: bool = False,
+        *,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Create or update the listed collections in one transaction (others untouched).
 
@@ -73,5 +94,9 @@ class Schema:
         """
         params = {"dry_run": "1"} if dry_run else None
         return self._client.request_object(
-            "POST", "/schema/import", params=params, json=document
+            "POST",
+            "/schema/import",
+            params=params,
+            json=document,
+            idempotency_key=idempotency_key,
         )
