@@ -8,6 +8,9 @@ view here is sync, so HTTP takes the WSGI path even under an ASGI server.
 
 import os
 
+from baas import lifecycle
+
+lifecycle.worker_started()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
@@ -16,6 +19,28 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 HTTP_THREADS = int(os.environ.get("BAAS_HTTP_THREADS", "8"))
 
+
+class _CoroutineChannels:
+    """a2wsgi schedules `receive()`/`send()` with run_coroutine_threadsafe, which needs
+    coroutines; some servers (granian) hand out callables returning other awaitables."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def receive_coroutine():
+            return await receive()
+
+        async def send_coroutine(message):
+            return await send(message)
+
+        await self.app(scope, receive_coroutine, send_coroutine)
+
+
 application = ProtocolTypeRouter(
-    {"http": WSGIMiddleware(get_wsgi_application(), workers=HTTP_THREADS)}
+    {
+        "http": _CoroutineChannels(
+            WSGIMiddleware(get_wsgi_application(), workers=HTTP_THREADS)
+        )
+    }
 )

@@ -47,29 +47,36 @@ def _param_int(params, name: str, default: int, low: int, high: int) -> int:
 
 
 class SortKey:
-    """One `sort` key: an expression to order by, its kind, and its direction."""
+    """One `sort` key: an expression to order by, its kind, and its direction.
 
-    def __init__(self, name: str, expression, kind: str, descending: bool) -> None:
+    Empty values sort as the largest, on every database (PostgreSQL's own default, so its
+    indexes serve the order): last ascending, first descending. System fields are never
+    empty and get a plain ORDER BY, which an index on them serves on both databases.
+    """
+
+    def __init__(
+        self, name: str, expression, kind: str, descending: bool, nullable: bool = True
+    ) -> None:
         self.name, self.expression, self.kind = name, expression, kind
-        self.descending = descending
+        self.descending, self.nullable = descending, nullable
 
     def order(self):
-        # Empty values sort as the smallest, the same on every database.
+        if not self.nullable:
+            return self.expression.desc() if self.descending else self.expression.asc()
         if self.descending:
-            return self.expression.desc(nulls_last=True)
-        return self.expression.asc(nulls_first=True)
+            return self.expression.desc(nulls_first=True)
+        return self.expression.asc(nulls_last=True)
 
     def after(self, value) -> Q:
         """Rows strictly after `value` in this key's order."""
         if self.descending:
             if value is None:
-                return Q(pk__in=[])
-            return Q(**{f"{self.name}__lt": value}) | Q(
-                **{f"{self.name}__isnull": True}
-            )
+                return Q(**{f"{self.name}__isnull": False})
+            return Q(**{f"{self.name}__lt": value})
         if value is None:
-            return Q(**{f"{self.name}__isnull": False})
-        return Q(**{f"{self.name}__gt": value})
+            return Q(pk__in=[])
+        after = Q(**{f"{self.name}__gt": value})
+        return after | Q(**{f"{self.name}__isnull": True}) if self.nullable else after
 
     def equal(self, value) -> Q:
         if value is None:
@@ -92,7 +99,7 @@ def parse_sort(text: str | None, access: Access) -> list[SortKey]:
         alias = f"_s{len(keys)}"
         if name in spec.system_field_names():
             kind = "date" if name in ("created", "updated") else "text"
-            keys.append(SortKey(alias, F(name), kind, descending))
+            keys.append(SortKey(alias, F(name), kind, descending, nullable=False))
             continue
         field = spec.field_by_name(name)
         readable = access.field_readable(field) if field is not None else False
@@ -117,7 +124,11 @@ def parse_sort(text: str | None, access: Access) -> list[SortKey]:
             )
         keys.append(SortKey(alias, expression, kind, descending))
     if not any(k.expression == F("id") for k in keys):
-        keys.append(SortKey(f"_s{len(keys)}", F("id"), "text", keys[-1].descending))
+        keys.append(
+            SortKey(
+                f"_s{len(keys)}", F("id"), "text", keys[-1].descending, nullable=False
+            )
+        )
     return keys
 
 

@@ -1,6 +1,7 @@
 """Server processes on one PostgreSQL database see each other's schema changes at once.
 
-A is `baas web` (gunicorn, two worker processes), B is `baas serve --no-worker` (uvicorn).
+A is `baas web` (granian WSGI, two worker processes), B is `baas serve --no-worker` (granian
+ASGI, two worker processes).
 Each has its own data directory: only the database, Redis and the configured secrets are
 shared, as on two machines. Each check is made on the very next request after the change,
 and on A in each of its workers, after warming every per-process model cache
@@ -98,10 +99,10 @@ def warm(api, path: str, times: int = 3) -> None:
         assert response.status_code == 200, response.text
 
 
-def test_a_runs_two_gunicorn_workers_and_b_runs_no_celery(pair):
+def test_a_runs_two_granian_workers_and_b_runs_no_celery(pair):
     a, b = pair
-    gunicorn = [p for p in a.children() if "gunicorn" in p.cmdline]
-    assert len(gunicorn) == 1 + A_WORKERS
+    granian = [p for p in a.children() if "granian" in p.cmdline]
+    assert len(granian) == 1 + A_WORKERS
     assert not any("celery" in p.cmdline for p in b.children())
 
 
@@ -180,9 +181,10 @@ def test_a_killed_supervisor_takes_its_whole_tree_down(pair):
 
 def test_serve_stops_everything_when_one_of_its_children_dies(pair):
     _, b = pair
-    web = [p for p in b.children() if "uvicorn" in p.cmdline]
-    assert len(web) == 2  # `baas serve` runs BAAS_SERVE_WORKERS HTTP processes
-    os.kill(web[0].pid, signal.SIGKILL)
+    (web,) = [
+        p for p in b.children() if "granian" in p.cmdline and p.ppid == b.pid
+    ]  # the granian main process; its workers must go down with it
+    os.kill(web.pid, signal.SIGKILL)
     assert b.proc.wait(timeout=10) != 0
     assert "exited with code" in b.logs()
     assert b.leftovers() == []
