@@ -53,8 +53,9 @@ class ExpandPlan:
     drop: set[str] = field(default_factory=set)
 
 
-def _split_fields(items: list[str]) -> tuple[set[str] | None, dict[str, list[str]]]:
-    """`["email", "team.name"]` -> ({"email", "id"}, {"team": ["name"]})."""
+def split_fields(items: list[str]) -> tuple[set[str] | None, dict[str, list[str]]]:
+    """`["email", "team.name"]` -> ({"email", "id"}, {"team": ["name"]}); only dotted
+    names -> (None, {...}): the record's own fields are then not restricted."""
     top: set[str] = set()
     nested: dict[str, list[str]] = {}
     for item in items:
@@ -151,7 +152,7 @@ def _apply_fields(
         if head not in nodes:
             raise _not_expanded(access, head, label)
     for name, node in nodes.items():
-        top, below = _split_fields(nested.get(name, []))
+        top, below = split_fields(nested.get(name, []))
         children = set(node.children)
         if top is not None:
             node.drop = children - top

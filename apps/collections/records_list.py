@@ -13,7 +13,7 @@ from django.db.models import Case, F, Q, Value, When
 
 from apps.collections import fast_read
 from apps.collections.access import Access
-from apps.collections.expand import expand_records, parse_expand
+from apps.collections.expand import expand_records, parse_expand, split_fields
 from apps.collections.field_types import get_type
 from apps.collections.record_view import RecordView
 from apps.collections.records import retry_on_schema_race
@@ -219,20 +219,7 @@ def parse_fields(text: str | None) -> tuple[set[str] | None, dict]:
         return None, {}
     if len(text) > MAX_FIELDS_LENGTH:
         raise InvalidInput("fields is too long.", param="fields")
-    top: set[str] = set()
-    nested: dict[str, list[str]] = {}
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            raise InvalidInput("fields has an empty name.", param="fields")
-        head, dot, rest = item.partition(".")
-        if not head or (dot and not rest):
-            raise InvalidInput("fields has an empty name.", param="fields")
-        if dot:
-            nested.setdefault(head, []).append(rest)
-        else:
-            top.add(head)
-    return (top | {"id"} if top else None), nested
+    return split_fields([item.strip() for item in text.split(",")])
 
 
 @retry_on_schema_race

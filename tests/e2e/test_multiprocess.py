@@ -146,6 +146,29 @@ def test_a_field_renamed_through_b_is_renamed_in_as_next_responses(pair, apis):
     assert created.status_code == 201, created.text
 
 
+def test_a_rule_changed_through_a_applies_to_bs_very_next_request(pair, apis):
+    api_a, api_b = apis
+    created = api_a.post(
+        "/api/v1/collections",
+        {"name": "memos", "fields": [{"name": "text", "type": "text"}]},
+    )
+    assert created.status_code == 201, created.text
+    assert api_a.post("/api/v1/collections/memos/records", {"text": "hi"}).ok
+    guest = servers.Api(api_b.base_url)
+    for _ in range(3):  # B's caches (spec, compiled plan) are warm with the null rule
+        assert guest.get("/api/v1/collections/memos/records").status_code == 401
+    opened = api_a.patch("/api/v1/collections/memos", {"rules": {"list": ""}})
+    assert opened.status_code == 200, opened.text
+    listed = guest.get("/api/v1/collections/memos/records")
+    assert listed.status_code == 200, listed.text
+    assert [item["text"] for item in listed.json()["items"]] == ["hi"]
+    narrowed = api_a.patch(
+        "/api/v1/collections/memos", {"rules": {"list": "text = 'no'"}}
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    assert guest.get("/api/v1/collections/memos/records").json()["items"] == []
+
+
 def test_a_collection_dropped_through_a_is_404_through_b_at_once(pair, apis):
     a, _ = pair
     api_a, api_b = apis
