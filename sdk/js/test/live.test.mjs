@@ -324,7 +324,9 @@ describe('the SDK against a live server', { skip: !BAAS_URL && 'BAAS_URL is not 
     assert.ok(!local.has(doomed.id));
 
     seen.length = 0;
-    assert.equal(await items.sync({ since: token, onChange: apply }), token);
+    // Nothing new: no changes. (The token itself may move on: on PostgreSQL it follows the
+    // cluster's transaction horizon, which other writes advance.)
+    assert.ok(await items.sync({ since: token, onChange: apply }));
     assert.deepEqual(seen, []);
 
     let error = await baasErrorOf(items.changes({ since: 'not-a-token' }));
