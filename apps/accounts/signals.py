@@ -9,6 +9,19 @@ from django.dispatch import receiver
 from apps.accounts.models import User
 
 
+@receiver(post_save, sender=User, dispatch_uid="accounts.credentials_changed")
+def end_sessions_on_credentials_change(
+    sender, instance: User, created: bool = False, raw: bool = False, **kwargs
+) -> None:
+    """A new password or a deactivation signs the account out of every device, however
+    it was made (API, console, command line). The device that changed its own password
+    gets a new session from allauth (`update_session_auth_hash`)."""
+    if instance.credentials_changed() and not (created or raw):
+        from apps.accounts.sessions import end_user_sessions
+
+        end_user_sessions(instance.pk)
+
+
 @receiver(post_save, sender=User, dispatch_uid="accounts.user_changed")
 def log_user_change(
     sender, instance: User, raw: bool = False, update_fields=None, **kwargs

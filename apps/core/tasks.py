@@ -8,6 +8,8 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
+from apps.core.mail import send_email  # noqa: F401  (registered with the worker)
+
 
 @shared_task(name="baas.core.touch")
 def touch(path: str) -> str:
