@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -113,7 +114,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' own: our account emails override allauth's wording.
+        "DIRS": [Path(__file__).resolve().parent.parent / "apps/accounts/templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -80,5 +80,13 @@ class ErrorEnvelopeMiddleware:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             return False
-        errors = body.get("errors") if isinstance(body, dict) else None
-        return bool(errors) and isinstance(errors, list)
+        if not isinstance(body, dict):
+            return False
+        errors = body.get("errors")
+        if errors and isinstance(errors, list):
+            return True
+        # allauth's headless answers a pending step (verify the email, the second
+        # factor, reauthenticate) with 401 and the flows to continue: keep it whole.
+        # So is the TOTP set-up answer: 404 (no authenticator yet) with the new secret
+        # in `meta`.
+        return isinstance(body.get("status"), int) and ("data" in body or "meta" in body)

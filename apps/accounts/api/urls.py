@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.accounts.api import token_views
+from apps.accounts.api import password_views, token_views
 
 urlpatterns = [
     path(
         "tokens/refresh", token_views.RefreshTokenView.as_view(), name="token-refresh"
+    ),
+    path(
+        "account/password/change",
+        password_views.change_password,
+        name="account-password-change",
     ),
 ]
