@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.accounts.api import password_views, token_views
+from apps.accounts.api import apikey_views, password_views, token_views
 
 urlpatterns = [
+    path("apikeys", apikey_views.ApiKeysView.as_view(), name="apikeys"),
+    path("apikeys/<str:key_id>", apikey_views.ApiKeyView.as_view(), name="apikey"),
     path(
         "tokens/refresh", token_views.RefreshTokenView.as_view(), name="token-refresh"
     ),
