@@ -82,4 +82,98 @@ def is_rsa_private_key(pem: str) -> bool:
 def social_providers_from_env() -> dict:
     """SOCIALACCOUNT_PROVIDERS from BAAS_* variables (docs/auth.md). Apps configured in
     the database (the console) are added to these by allauth itself."""
-    return {}
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Per-app settings an operator may give a generic OpenID Connect provider (allauth's
+    # SocialApp.settings). Not "verified_email" or "email_authentication": both would let
+    # a provider's word about an address sign in to, or take over, an existing account.
+    oidc_app_settings = {
+        "token_auth_method",
+        "fetch_userinfo",
+        "scope",
+        "uid_field",
+        "auth_params",
+        "oauth_pkce_enabled",
+    }
+
+    def client_apps(client_ids: list[str], **fields) -> list[dict]:
+        """One allauth app per client id: the provider-token flow looks the app up by
+        the client id the native app sends and checks the id_token's `aud` against it.
+        The first app serves the web redirect flow; the others are hidden from it."""
+        apps = []
+        for index, client_id in enumerate(dict.fromkeys(client_ids)):
+            app = {**fields, "client_id": client_id}
+            app["settings"] = {**fields.get("settings", {}), "hidden": index > 0}
+            apps.append(app)
+        return apps
+
+    def pem(name: str) -> str:
+        """A PEM from BAAS_<name> (literal "\\n" allowed) or the file BAAS_<name>_FILE."""
+        value = env(name)
+        path = env(f"{name}_FILE")
+        if not value and path:
+            value = Path(path).read_text()
+        return (value or "").replace("\\n", "\n").strip()
+
+    providers: dict = {}
+
+    google_web = env("GOOGLE_CLIENT_ID")
+    google_ids = [google_web] if google_web else []
+    google_ids += env_list("GOOGLE_IOS_CLIENT_ID", [])
+    google_ids += env_list("GOOGLE_ANDROID_CLIENT_ID", [])
+    google_ids += env_list("GOOGLE_CLIENT_IDS", [])
+    if google_ids:
+        apps = client_apps(
+            google_ids, name="Google", secret=env("GOOGLE_SECRET", "") or ""
+        )
+        providers["google"] = {"APPS": apps, "OAUTH_PKCE_ENABLED": True}
+
+    apple_web = env("APPLE_SERVICES_ID")
+    apple_ids = [apple_web] if apple_web else []
+    apple_ids += env_list("APPLE_BUNDLE_IDS", [])
+    if apple_ids:
+        apps = client_apps(
+            apple_ids,
+            name="Apple",
+            secret=env("APPLE_KEY_ID", "") or "",
+            key=env("APPLE_TEAM_ID", "") or "",
+            settings={"certificate_key": pem("APPLE_PRIVATE_KEY")},
+        )
+        providers["apple"] = {"APPS": apps}
+
+    raw = env("OIDC_PROVIDERS")
+    if raw:
+        try:
+            entries = json.loads(raw)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"BAAS_OIDC_PROVIDERS is not JSON: {exc}"
+            ) from None
+        if not isinstance(entries, list):
+            raise ImproperlyConfigured("BAAS_OIDC_PROVIDERS must be a JSON list")
+        apps = []
+        for index, entry in enumerate(entries):
+            missing = [
+                key
+                for key in ("id", "server_url", "client_id")
+                if not isinstance(entry, dict) or not entry.get(key)
+            ]
+            if missing:
+                raise ImproperlyConfigured(
+                    f"BAAS_OIDC_PROVIDERS[{index}] lacks {', '.join(missing)}"
+                )
+            settings = {"server_url": entry["server_url"], "oauth_pkce_enabled": True}
+            settings.update({k: v for k, v in entry.items() if k in oidc_app_settings})
+            if "pkce" in entry:
+                settings["oauth_pkce_enabled"] = bool(entry["pkce"])
+            apps += client_apps(
+                [entry["client_id"], *entry.get("client_ids", [])],
+                provider_id=entry["id"],
+                name=entry.get("name") or entry["id"],
+                secret=entry.get("secret", ""),
+                settings=settings,
+            )
+        providers["openid_connect"] = {"APPS": apps}
+    return providers

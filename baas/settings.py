@@ -96,6 +96,9 @@ MIDDLEWARE = [
     "apps.core.middleware.ErrorEnvelopeMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",  # inside gzip/envelope: replays too
+    # allauth's rate-limit answers -> 429 `rate_limited` + Retry-After (inside
+    # idempotency, so a 429 is never stored and replayed).
+    "apps.accounts.ratelimit.RateLimitResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -239,7 +242,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False  # the other devices are signed out instead
-ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{env('APP_NAME', 'BaaS')}] "
+BAAS_APP_NAME = env("APP_NAME", "BaaS")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{BAAS_APP_NAME}] "
+ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND = True
+ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = True
 # Per IP and per account (key); IPs come from REMOTE_ADDR unless proxies are trusted.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
@@ -252,6 +258,8 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
     "manage_email": "10/m/user",
     "reauthenticate": "10/m/ip",
+    "guest": "10/m/ip",  # guest accounts created (apps.accounts.guests)
+    "account_export": "5/h/user",  # GDPR exports (apps.accounts.export)
 }
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -266,7 +274,16 @@ SOCIALACCOUNT_PROVIDERS = social_providers_from_env()
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_PASSKEY_SIGNUP_ENABLED = False
-MFA_TOTP_ISSUER = env("APP_NAME", "BaaS")
+MFA_TOTP_ISSUER = BAAS_APP_NAME
+MFA_ADAPTER = "apps.accounts.mfa.MFAAdapter"
+# Passkeys (WebAuthn, docs/auth.md): the relying party id is the domain passkeys belong
+# to, for mobile apps their associated domain (apple-app-site-association, assetlinks);
+# empty: the host the request came to. Origins: clientDataJSON origins accepted besides
+# https://<rp id> and its subdomains, e.g. android:apk-key-hash:<base64url sha256>.
+BAAS_WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", "")
+BAAS_WEBAUTHN_RP_NAME = env("WEBAUTHN_RP_NAME", BAAS_APP_NAME)
+BAAS_WEBAUTHN_ORIGINS = env_list("WEBAUTHN_ORIGINS", [])
+# Outside production also plain http://<rp id> (apps.accounts.mfa.origin_allowed).
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 # Superusers must have a second factor before their tokens open operator endpoints.
 BAAS_REQUIRE_SUPERUSER_MFA = env_bool("REQUIRE_SUPERUSER_MFA", PRODUCTION)

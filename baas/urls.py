@@ -25,6 +25,9 @@ urlpatterns = [
     path("readyz", core_views.readyz),
     path("api/v1/", include("apps.accounts.api.urls")),
     path("api/", include((auth_patterns, "headless"), namespace="headless")),
+    # Social login's provider callbacks (OAuth redirect URIs); HEADLESS_ONLY leaves no
+    # other allauth page here.
+    path("accounts/", include("allauth.urls")),
     path("api/v1/openapi.json", OpenApiView.as_view(), name="openapi"),
     path("api/docs", DocsView.as_view(), name="api-docs"),
     path("console/", console_home, name="console"),

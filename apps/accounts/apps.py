@@ -10,4 +10,6 @@ class AccountsConfig(AppConfig):
         # without importing the submodule; make sure it is loaded.
         import cryptography.hazmat.primitives.serialization  # noqa: F401
 
-        from apps.accounts import signals  # noqa: F401
+        from apps.accounts import mfa, signals  # noqa: F401
+
+        mfa.install()  # allauth's WebAuthn flows check origins our way

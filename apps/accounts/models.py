@@ -37,6 +37,14 @@ class UserManager(BaseUserManager):
         extra.update(is_superuser=True, is_staff=True)
         return self._create(email, password, **extra)
 
+    def create_guest(self) -> "User":
+        """An anonymous account (apps.accounts.guests): no email, no usable password;
+        it can sign in only on the device that holds its tokens, until upgraded."""
+        user = self.model(email=None, is_guest=True)
+        user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """An account. App teams add profile columns to this table through the schema API."""
@@ -44,7 +52,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     id = models.CharField(
         primary_key=True, max_length=15, default=new_id, editable=False
     )
-    email = models.EmailField(unique=True, max_length=254)
+    # NULL for guests (unique still: any number of NULLs, each address once).
+    email = models.EmailField(unique=True, max_length=254, null=True, blank=True)
+    #: An anonymous account until it gets an email address (apps.accounts.guests).
+    is_guest = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -67,6 +78,20 @@ class User(AbstractBaseUser, PermissionsMixin):
         user = super().from_db(db, field_names, values)
         user._stored_active = user.__dict__.get("is_active")
         return user
+
+    def save(self, *args, **kwargs) -> None:
+        """No email is NULL, never "" (allauth writes "" when an address is removed,
+        and "" is a value the unique index would allow once). An account that gets an
+        address stops being a guest, however it got it (allauth's verification flow
+        sets the email with `update_fields=["email"]`)."""
+        if not self.email:
+            self.email = None
+        update_fields = kwargs.get("update_fields")
+        if self.is_guest and self.email:
+            self.is_guest = False
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "is_guest"}
+        super().save(*args, **kwargs)
 
     def set_password(self, raw_password) -> None:
         super().set_password(raw_password)

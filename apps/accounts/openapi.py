@@ -136,3 +136,229 @@ def add_auth_paths(result: dict) -> None:
     tags = result.setdefault("tags", [])
     known = {tag["name"] for tag in tags}
     tags.extend(tag for tag in spec.get("tags", []) if tag["name"] not in known)
+    add_account_paths(result)
+
+
+# --- guest accounts, account deletion, GDPR export (apps.accounts.api.*_views) ------------
+
+_ACCOUNT_TAG = "Account: guests, deletion, export"
+
+
+def _allauth_ref(kind: str, name: str, fallback: dict, result: dict) -> dict:
+    """A reference to one of allauth's components when the document has it."""
+    if name in result.get("components", {}).get(kind, {}):
+        return {"$ref": f"#/components/{kind}/{name}"}
+    return fallback
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+        },
+    }
+
+
+def add_account_paths(result: dict) -> None:
+    """Describe the account endpoints (allauth headless views, not DRF ones)."""
+    from apps.core.openapi import add_operation, add_tag
+
+    add_tag(
+        result,
+        _ACCOUNT_TAG,
+        "Anonymous guest accounts and their upgrade, deleting one's own account, and "
+        "downloading everything stored about it.",
+    )
+    user = _allauth_ref("schemas", "User", {"type": "object"}, result)
+    authenticated = _allauth_ref(
+        "responses", "Authenticated", {"description": "Signed in."}, result
+    )
+    signed_out = _allauth_ref(
+        "responses", "Authentication", {"description": "Not signed in."}, result
+    )
+    reauthenticate = _allauth_ref(
+        "responses",
+        "ReauthenticationRequired",
+        {"description": "Reauthenticate first (POST /api/v1/auth/reauthenticate)."},
+        result,
+    )
+    allauth_error = _allauth_ref(
+        "schemas", "ErrorResponse", {"$ref": "#/components/schemas/Error"}, result
+    )
+    limited = _error("Too many requests; retry after `Retry-After` seconds.")
+    limited["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    secured = [{"bearer": []}]
+    add_operation(
+        result,
+        "/api/v1/auth/guest",
+        "post",
+        {
+            "operationId": "auth_guest_post",
+            "summary": "Sign in as a new guest (anonymous) account",
+            "description": "No body. Creates an account with no email and no usable "
+            "password and signs it in: the answer is the login answer, with "
+            "`access_token` and `refresh_token` in `meta` and `user.is_guest` true.",
+            "tags": [_ACCOUNT_TAG],
+            "security": [],
+            "responses": {
+                "200": _allauth_ref(
+                    "responses", "AuthenticatedByPassword", authenticated, result
+                ),
+                "403": _error("Sign-up is closed."),
+                "409": _error("Already signed in."),
+                "429": limited,
+            },
+        },
+    )
+    add_operation(
+        result,
+        "/api/v1/auth/guest/upgrade",
+        "post",
+        {
+            "operationId": "auth_guest_upgrade_post",
+            "summary": "Turn the signed-in guest into a full account (same id)",
+            "description": "With mandatory email verification (the default) the answer "
+            "is 202 and a code is mailed to the address; confirm it with "
+            "`POST /api/v1/auth/email/verify {key}` (same token) to finish. The answer "
+            "is the same whether or not the address belongs to another account.",
+            "tags": [_ACCOUNT_TAG],
+            "security": secured,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "email": {"type": "string", "format": "email"},
+                                "password": {
+                                    "type": "string",
+                                    "format": "password",
+                                    "maxLength": 256,
+                                },
+                            },
+                            "required": ["email", "password"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                # (at once, when email verification is not mandatory)
+                "200": authenticated,
+                "202": {
+                    "description": "A verification code was mailed; the account stays "
+                    "a guest until it is confirmed.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"type": "integer", "enum": [202]},
+                                    "data": {
+                                        "type": "object",
+                                        "properties": {
+                                            "user": user,
+                                            "email": {"type": "string"},
+                                            "flows": {
+                                                "type": "array",
+                                                "items": {"type": "object"},
+                                            },
+                                        },
+                                    },
+                                    "meta": {"type": "object"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {
+                    "description": "Invalid email or password.",
+                    "content": {"application/json": {"schema": allauth_error}},
+                },
+                "401": signed_out,
+                "403": _error("The account is not a guest."),
+                "429": limited,
+            },
+        },
+    )
+    add_operation(
+        result,
+        "/api/v1/account",
+        "delete",
+        {
+            "operationId": "account_delete",
+            "summary": "Delete one's own account",
+            "description": "Needs a recent reauthentication (`POST "
+            "/api/v1/auth/reauthenticate`), except for accounts that have nothing to "
+            "reauthenticate with (guests). Records that point at the account are "
+            "deleted or block the deletion as their relation fields say.",
+            "tags": [_ACCOUNT_TAG],
+            "security": secured,
+            "responses": {
+                "204": {"description": "Deleted; every device is signed out."},
+                "401": reauthenticate,
+                "403": _error("A cascade would delete a superuser's account."),
+                "409": _error(
+                    "A relation without cascade points at the account "
+                    "(`relation_restrict`), or this is the last superuser "
+                    "(`last_superuser`). Nothing was deleted."
+                ),
+            },
+        },
+    )
+    add_operation(
+        result,
+        "/api/v1/account/export",
+        "get",
+        {
+            "operationId": "account_export_get",
+            "summary": "Download everything stored about one's own account (GDPR)",
+            "tags": [_ACCOUNT_TAG],
+            "security": secured,
+            "responses": {
+                "200": {
+                    "description": "A JSON attachment.",
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": {"type": "string"},
+                            "description": 'attachment; filename="account-<id>-<date>.json"',
+                        }
+                    },
+                    "content": {"application/json": {"schema": _EXPORT_SCHEMA}},
+                },
+                "401": signed_out,
+                "429": limited,
+            },
+        },
+    )
+
+
+_LIST = {"type": "array", "items": {"type": "object"}}
+_EXPORT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "format": {"type": "string", "enum": ["baas.account-export.v1"]},
+        "exported_at": {"type": "string", "format": "date-time"},
+        "user": {
+            "type": "object",
+            "description": "The `users` record with every field.",
+        },
+        "account": {"type": "object"},
+        "email_addresses": _LIST,
+        "social_accounts": _LIST,
+        "authenticators": _LIST,
+        "sessions": _LIST,
+        "collections": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "collection": {"type": "string"},
+                    "fields": {"type": "array", "items": {"type": "string"}},
+                    "records": _LIST,
+                },
+            },
+        },
+    },
+}

@@ -5,10 +5,18 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from apps.accounts.apikeys import KeyPrincipal
+from apps.accounts.mfa import (
+    MFA_REQUIRED_MESSAGE,
+    lacks_required_mfa,
+    superuser_privileged,
+)
+from apps.core.exceptions import Forbidden
 
 
 def is_superuser(user) -> bool:
-    return bool(user is not None and getattr(user, "is_superuser", False))
+    """A superuser whose privileges count: active and, when BAAS_REQUIRE_SUPERUSER_MFA
+    is on, with a second factor set up (apps.accounts.mfa); else treated as a user."""
+    return user is not None and superuser_privileged(user)
 
 
 def has_scope(user, scope: str) -> bool:
@@ -28,4 +36,8 @@ class IsSuperuserOrKey(BasePermission):
             return False
         if isinstance(user, KeyPrincipal):
             return scope is not None and user.has_scope(scope)
-        return is_superuser(user)
+        if is_superuser(user):
+            return True
+        if lacks_required_mfa(user):
+            raise Forbidden(MFA_REQUIRED_MESSAGE, code="mfa_required")
+        return False

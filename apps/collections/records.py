@@ -18,6 +18,7 @@ from django.db import (
 )
 from django.utils import timezone
 
+from apps.accounts.credentials import OPERATOR_ONLY_FIELDS, operator_wrote_credentials
 from apps.accounts.permissions import is_superuser
 from apps.collections import changelog, fast_read
 from apps.collections.access import Access
@@ -205,6 +206,15 @@ def _refuse_unwritable(access: Access, data) -> list:
     pending = []
     if not isinstance(data, dict):
         return pending
+    if access.spec.is_auth and not access.privileged:
+        for name in OPERATOR_ONLY_FIELDS:
+            if name in data:
+                raise Forbidden(
+                    f"{name!r} is changed through /api/v1/account/..., which checks "
+                    "the current password or verifies the new address.",
+                    code="field_forbidden",
+                    param=name,
+                )
     for field in access.spec.fields:
         if field.name not in data:
             continue
@@ -322,6 +332,10 @@ def record_create(*, actor, collection: str, data) -> dict:
                 "The create rule does not allow this record.", code="forbidden"
             )
         _require_field_writes(model, pk, pending)
+        if spec.is_auth:
+            operator_wrote_credentials(
+                pk, email=columns.get("email"), password_changed=False
+            )
         changelog.log_change(spec, pk, "upsert")
         return _render_one(RecordView(access), pk)
 
@@ -425,6 +439,12 @@ def record_update(
         _check_targets(spec, parsed)
         _check_unique(model, spec, parsed, record_id)
         model.objects.filter(pk=record_id).update(updated=timezone.now(), **columns)
+        if spec.is_auth:
+            operator_wrote_credentials(
+                record_id,
+                email=columns.get("email"),
+                password_changed="password" in columns,
+            )
         _write_many(model, spec, record_id, parsed, replace=True)
         if not _holds(model, record_id, access.rule("update")):
             raise Forbidden(

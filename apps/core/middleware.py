@@ -89,4 +89,6 @@ class ErrorEnvelopeMiddleware:
         # factor, reauthenticate) with 401 and the flows to continue: keep it whole.
         # So is the TOTP set-up answer: 404 (no authenticator yet) with the new secret
         # in `meta`.
-        return isinstance(body.get("status"), int) and ("data" in body or "meta" in body)
+        return isinstance(body.get("status"), int) and (
+            "data" in body or "meta" in body
+        )

@@ -12,7 +12,7 @@ export interface ErrorItem {
 
 /**
  * An error answered by the server (`status` >= 400), or a request that got no answer
- * (`status` 0: code `network_error`, or `no_refresh_token`). `code`, `message` and `param`
+ * (`status` 0: code `network_error`, `no_refresh_token` or `no_pending_flow`). `code`, `message` and `param`
  * are those of the first item of `errors`.
  */
 export class BaasError extends Error {
@@ -91,12 +91,59 @@ export interface ApiResponse<R = any> {
   headers: Record<string, string>;
 }
 
-/** The user object allauth returns on login. */
+/** The user object allauth returns on sign-in. */
 export interface User {
   id?: string | number;
   email?: string;
   display?: string;
   has_usable_password?: boolean;
+  [key: string]: unknown;
+}
+
+/** One of allauth's flows in a 401 answer, e.g. `{id: "verify_email", is_pending: true}`. */
+export interface AuthFlow {
+  /** `login`, `signup`, `verify_email`, `mfa_authenticate`, `login_by_code`, ... */
+  id: string;
+  is_pending?: boolean;
+  /** For `mfa_authenticate`: the second factors the user has, e.g. `["totp", "recovery_codes"]`. */
+  types?: string[];
+  [key: string]: unknown;
+}
+
+/**
+ * Where a sign-in call left the user. `signedIn`: the client holds tokens for `user`.
+ * `pending` names the next step, if any, and the call that completes it:
+ * `verify_email` → `verifyEmail(code)`, `mfa_authenticate` → `mfaAuthenticate(code)`,
+ * `login_by_code` → `confirmLoginCode(code)`, `password_reset_by_code` →
+ * `resetPassword(code, password)`. A pending step usually means not signed in yet;
+ * `upgradeGuest()` is the exception (the guest stays signed in while the new address
+ * awaits its code).
+ */
+export interface AuthResult {
+  signedIn: boolean;
+  /** The signed-in user; null while not signed in. */
+  user: User | null;
+  pending: string | null;
+  /** allauth's flows as answered. */
+  flows: AuthFlow[];
+}
+
+/** One address of the account (`listEmails()`). */
+export interface EmailAddress {
+  email: string;
+  verified: boolean;
+  primary: boolean;
+  [key: string]: unknown;
+}
+
+/** One device session (one sign-in) of the account (`sessions()`). */
+export interface DeviceSession {
+  id: number | string;
+  is_current: boolean;
+  /** Unix time, seconds. */
+  created_at: number;
+  ip: string | null;
+  user_agent: string | null;
   [key: string]: unknown;
 }
 
@@ -373,14 +420,62 @@ export class Schema {
 export class Auth {
   readonly accessToken: string | null;
   readonly refreshToken: string | null;
+  /** The step a sign-in flow waits for (`verify_email`, `mfa_authenticate`, ...), or null. */
+  readonly pending: string | null;
+  /** allauth's session token of the flow in progress (sent as `X-Session-Token`). */
+  readonly sessionToken: string | null;
   /** Resolves once tokens persisted in `storage` have been loaded. */
   ready(): Promise<void>;
-  /** Log in with email and password; stores the tokens and resolves to the user. */
-  login(email: string, password: string): Promise<User>;
+
+  // Sign-in screens: each resolves signed in (tokens stored) or with the step pending.
+  /** Create an account; with mandatory verification, pending `verify_email`. */
+  signup(email: string, password: string): Promise<AuthResult>;
+  /** Email and password; may be pending `mfa_authenticate` or `verify_email`. 400 on wrong credentials. */
+  login(email: string, password: string): Promise<AuthResult>;
+  /** The mailed code of a sign-up (or, signed in, of `changeEmail()`). 400 param `key` if wrong. */
+  verifyEmail(code: string): Promise<AuthResult>;
+  /** Mail the code again: for the pending sign-up, or (signed in) for `email` added by `changeEmail()`. */
+  resendVerification(email?: string): Promise<void>;
+  /** A TOTP or recovery code after `login()` resolved pending `mfa_authenticate`. */
+  mfaAuthenticate(code: string): Promise<AuthResult>;
+  /** Mail a one-time sign-in code (pending `login_by_code`). */
+  requestLoginCode(email: string): Promise<AuthResult>;
+  /** The code from `requestLoginCode()`. */
+  confirmLoginCode(code: string): Promise<AuthResult>;
+  /** Mail a password reset code (pending `password_reset_by_code`). */
+  requestPasswordReset(email: string): Promise<AuthResult>;
+  /** Optional: check the reset code first; resolves to its user. */
+  checkPasswordResetCode(code: string): Promise<User>;
+  /** Set the new password; every device is signed out, the result is not signed in. */
+  resetPassword(code: string, password: string): Promise<AuthResult>;
+  /** Native social sign-in with a provider SDK's ID token. */
+  signInWithIdToken(provider: string, idToken: string, clientId: string): Promise<AuthResult>;
+  /** Sign in as a new guest account. */
+  guest(): Promise<AuthResult>;
+  /** Give the signed-in guest an email and password (may be pending `verify_email`). */
+  upgradeGuest(email: string, password: string): Promise<AuthResult>;
+  /** Confirm the password after a 401 `reauthentication_required`. */
+  reauthenticate(password: string): Promise<AuthResult>;
+
+  // Signed-in account screens.
+  /** Other devices are signed out; this one gets (and stores) a new token pair. */
+  changePassword(currentPassword: string, newPassword: string): Promise<void>;
+  /** Mails a code to the new address; `verifyEmail(code)` makes it the account's address. */
+  changeEmail(email: string): Promise<EmailAddress[]>;
+  listEmails(): Promise<EmailAddress[]>;
+  sessions(): Promise<DeviceSession[]>;
+  /** Sign these device sessions out; resolves to the remaining ones. */
+  endSessions(ids: Array<string | number>): Promise<DeviceSession[]>;
+  /** End this device session on the server and forget the tokens (always). */
+  logout(): Promise<void>;
+  /** May fail with 401 `reauthentication_required`: `reauthenticate(password)`, then again. */
+  deleteAccount(): Promise<void>;
+  exportAccount(): Promise<Record<string, unknown>>;
+
   /** Exchange the refresh token for a new (rotated) pair; concurrent calls share one. */
   refresh(): Promise<Tokens>;
   setTokens(tokens: Tokens): Promise<void>;
-  /** Forget the tokens locally (and in storage). */
+  /** Forget the tokens locally (and in storage), and any flow in progress. */
   clear(): Promise<void>;
 }
 

@@ -62,8 +62,8 @@ def posts(client):
 def test_login_returns_the_user_and_stores_both_tokens(connect, credentials):
     seen = []
     client = connect(on_tokens=lambda a, r: seen.append((a, r)))
-    user = client.auth.login(*credentials)
-    assert user["email"] == credentials[0]
+    result = client.auth.login(*credentials)
+    assert result.signed_in and result.user["email"] == credentials[0]
     assert client.auth.access_token and client.auth.refresh_token
     assert seen == [(client.auth.access_token, client.auth.refresh_token)]
 

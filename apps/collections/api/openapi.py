@@ -214,7 +214,8 @@ def record_schemas(spec: CollectionSpec, names: dict[str, str]) -> dict[str, dic
         }
         if (min_length := _password_min_length()) is not None:
             password["minLength"] = min_length
-        record["email"] = email
+        # (null for a guest account until it is upgraded)
+        record["email"] = {**email, "nullable": True}
         required_out.append("email")
         create.update(email=email, password=password)
         required_in += ["email", "password"]

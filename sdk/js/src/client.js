@@ -4,7 +4,9 @@
  */
 
 import { Auth } from './auth.js';
-import { BaasError, errorFromResponse } from './errors.js';
+import {
+  BaasError, errorFromResponse, reauthenticationRequired, sessionEnded,
+} from './errors.js';
 import { queryString } from './query.js';
 import { RecordCollection } from './records.js';
 import { Collections, Schema } from './schema.js';
@@ -40,6 +42,19 @@ function headersOf(response) {
   const result = {};
   response.headers.forEach((value, key) => { result[key] = value; });
   return result;
+}
+
+/**
+ * The decoded JSON body of a response, read from a clone (the body stays readable).
+ * @param {Response} response
+ * @returns {Promise<unknown>}
+ */
+async function peekJson(response) {
+  try {
+    return await response.clone().json();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A client for one BaaS server; create it with `createClient()`. */
@@ -113,11 +128,22 @@ export class BaasClient {
       && authenticate
       && this.auth.refreshToken
       && (bearer === null || bearer !== this.apiKey)
+      && !reauthenticationRequired(401, await peekJson(response))
       && await this.auth._recoverFrom401(bearer)
     ) {
       // The same Idempotency-Key again: the 401 had no effect, and the server keys stored
       // answers by caller, so the retry under the new token runs once.
       response = await this._send(method, path, options, this._bearer());
+    }
+    if (
+      response.status === 410
+      && bearer !== null
+      && bearer === this.auth.accessToken
+      && sessionEnded(410, await peekJson(response))
+    ) {
+      // allauth's answer to a token whose device session was ended (logout on another
+      // device, password change, ...): the refresh token is dead with it.
+      await this.auth.clear();
     }
     const body = await this._decode(response);
     return { status: response.status, body, headers: headersOf(response) };

@@ -81,5 +81,36 @@ export function errorFromResponse(status, body, headers) {
       items.push(item);
     }
   }
+  if (items.length === 0 && reauthenticationRequired(status, body)) {
+    items.push({
+      code: 'reauthentication_required',
+      message: 'Confirm the password first (auth.reauthenticate()).',
+    });
+  }
+  if (items.length === 0 && sessionEnded(status, body)) {
+    items.push({ code: 'session_ended', message: 'This device session has ended; sign in again.' });
+  }
   return new BaasError(status, items, { body, headers });
+}
+
+/**
+ * allauth's 401 for a signed-in user whose call needs the password confirmed first.
+ * @param {number} status
+ * @param {unknown} body
+ * @returns {boolean}
+ */
+export function reauthenticationRequired(status, body) {
+  const meta = body && typeof body === 'object' ? /** @type {any} */ (body).meta : undefined;
+  return status === 401 && !!meta && typeof meta === 'object' && meta.is_authenticated === true;
+}
+
+/**
+ * allauth's 410: the device session the credentials name no longer exists.
+ * @param {number} status
+ * @param {unknown} body
+ * @returns {boolean}
+ */
+export function sessionEnded(status, body) {
+  const b = body && typeof body === 'object' ? /** @type {any} */ (body) : null;
+  return status === 410 && !!b && !!b.meta && !b.meta.is_authenticated && !b.errors;
 }

@@ -47,8 +47,10 @@ test('the base URL gets /api/v1 once, with or without it and a trailing slash', 
 test('login sends no credential, stores the tokens, and returns the user', async () => {
   const { fetch, calls } = fakeFetch(() => ({ body: LOGIN }));
   const client = createClient({ baseUrl: 'http://h', apiKey: 'bk_x', fetch });
-  const user = await client.auth.login('a@example.com', 'pw');
-  assert.equal(user.email, 'a@example.com');
+  const result = await client.auth.login('a@example.com', 'pw');
+  assert.equal(result.signedIn, true);
+  assert.equal(result.pending, null);
+  assert.equal(result.user.email, 'a@example.com');
   assert.equal(calls[0].url.pathname, '/api/v1/auth/login');
   assert.equal(calls[0].headers.Authorization, undefined);
   assert.deepEqual(calls[0].body, { email: 'a@example.com', password: 'pw' });
@@ -284,4 +286,69 @@ test('batch posts the built operations and returns the responses', async () => {
   assert.equal(calls[0].url.pathname, '/api/v1/batch');
   assert.equal(calls[0].headers['Idempotency-Key'], 'b1');
   assert.deepEqual(calls[0].body, { requests: operations });
+});
+
+const PENDING_VERIFY = {
+  status: 401,
+  data: { flows: [{ id: 'login' }, { id: 'verify_email', is_pending: true }] },
+  meta: { is_authenticated: false, session_token: 'session-1' },
+};
+
+test('a pending sign-up keeps the session token and sends it to complete the flow', async () => {
+  const { fetch, calls } = fakeFetch((req) => (
+    req.url.pathname.endsWith('/auth/signup') ? { status: 401, body: PENDING_VERIFY } : { body: LOGIN }
+  ));
+  const client = createClient({ baseUrl: 'http://h', fetch });
+  const pending = await client.auth.signup('a@example.com', 'pw');
+  assert.deepEqual([pending.signedIn, pending.user, pending.pending], [false, null, 'verify_email']);
+  assert.equal(client.auth.pending, 'verify_email');
+  assert.equal(client.auth.sessionToken, 'session-1');
+
+  const done = await client.auth.verifyEmail('123456');
+  assert.equal(calls[1].url.pathname, '/api/v1/auth/email/verify');
+  assert.equal(calls[1].headers['X-Session-Token'], 'session-1');
+  assert.equal(calls[1].headers.Authorization, undefined);
+  assert.deepEqual(calls[1].body, { key: '123456' });
+  assert.equal(done.signedIn, true);
+  assert.equal(client.auth.accessToken, 'access-1');
+  assert.equal(client.auth.sessionToken, null);
+  assert.equal(client.auth.pending, null);
+});
+
+test('a call that needs reauthentication is not refreshed and names its code', async () => {
+  const reauth = {
+    status: 401,
+    data: { user: { id: 1 }, flows: [{ id: 'reauthenticate' }] },
+    meta: { is_authenticated: true },
+  };
+  const { fetch, calls } = fakeFetch(() => ({ status: 401, body: reauth }));
+  const client = createClient({ baseUrl: 'http://h', token: 't', refreshToken: 'r', fetch });
+  await assert.rejects(client.auth.deleteAccount(), { status: 401, code: 'reauthentication_required' });
+  assert.equal(calls.length, 1);
+  assert.equal(client.auth.accessToken, 't');
+});
+
+test('logout treats allauth\'s 401 as done and clears the tokens', async () => {
+  const { fetch, calls } = fakeFetch(() => ({
+    status: 401, body: { status: 401, data: { flows: [] }, meta: { is_authenticated: false } },
+  }));
+  // A JWT that is still valid for an hour: no refresh before the logout.
+  const claims = Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url');
+  const token = `e30.${claims}.sig`;
+  const client = createClient({ baseUrl: 'http://h', token, refreshToken: 'r', fetch });
+  await client.auth.logout();
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].method, 'DELETE');
+  assert.equal(calls[0].url.pathname, '/api/v1/auth/session');
+  assert.equal(calls[0].headers.Authorization, `Bearer ${token}`);
+  assert.equal(client.auth.accessToken, null);
+  assert.equal(client.auth.refreshToken, null);
+});
+
+test('completing a flow with none in progress is a BaasError with status 0', async () => {
+  const { fetch, calls } = fakeFetch(() => ({ body: LOGIN }));
+  const client = createClient({ baseUrl: 'http://h', fetch });
+  await assert.rejects(client.auth.resendVerification(), { status: 0, code: 'no_pending_flow' });
+  await assert.rejects(client.auth.checkPasswordResetCode('1'), { status: 0, code: 'no_pending_flow' });
+  assert.equal(calls.length, 0);
 });

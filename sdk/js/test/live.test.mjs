@@ -31,8 +31,9 @@ describe('the SDK against a live server', { skip: !BAAS_URL && 'BAAS_URL is not 
   const posts = client.collection(COLLECTION);
 
   before(async () => {
-    const user = await client.auth.login(BAAS_EMAIL, BAAS_PASSWORD);
-    assert.equal(user.email, BAAS_EMAIL);
+    const result = await client.auth.login(BAAS_EMAIL, BAAS_PASSWORD);
+    assert.equal(result.signedIn, true);
+    assert.equal(result.user.email, BAAS_EMAIL);
     assert.ok(client.auth.accessToken);
     assert.ok(client.auth.refreshToken);
   });

@@ -1,6 +1,6 @@
 """Python client for the BaaS REST API: `Client`, `BaasError`."""
 
-from baas_client.auth import Auth
+from baas_client.auth import Auth, AuthResult
 from baas_client.client import ApiResponse, BatchResponse, Client, new_idempotency_key
 from baas_client.errors import BaasError, ErrorItem
 from baas_client.records import (
@@ -16,6 +16,7 @@ from baas_client.schema import Collections, Schema
 __all__ = [
     "ApiResponse",
     "Auth",
+    "AuthResult",
     "BaasError",
     "BatchOperation",
     "BatchResponse",
@@ -30,4 +31,4 @@ __all__ = [
     "VersionedRecord",
     "new_idempotency_key",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

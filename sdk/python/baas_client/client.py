@@ -72,6 +72,27 @@ def api_root(base_url: str) -> str:
     return root
 
 
+def reauthentication_required(status: int, body: Any) -> bool:
+    """allauth's 401 for a signed-in user whose call needs the password confirmed first."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    return (
+        status == 401
+        and isinstance(meta, dict)
+        and meta.get("is_authenticated") is True
+    )
+
+
+def session_ended(status: int, body: Any) -> bool:
+    """allauth's 410: the device session the credentials name no longer exists."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    return (
+        status == 410
+        and isinstance(meta, dict)
+        and not meta.get("is_authenticated")
+        and not body.get("errors")
+    )
+
+
 def _error_items(body: Any, status: int) -> list[ErrorItem]:
     raw = body.get("errors") if isinstance(body, dict) else None
     items: list[ErrorItem] = []
@@ -86,6 +107,20 @@ def _error_items(body: Any, status: int) -> list[ErrorItem]:
             if entry.get("param") is not None:
                 item["param"] = str(entry["param"])
             items.append(item)
+    if not items and reauthentication_required(status, body):
+        items.append(
+            {
+                "code": "reauthentication_required",
+                "message": "Confirm the password first (auth.reauthenticate()).",
+            }
+        )
+    if not items and session_ended(status, body):
+        items.append(
+            {
+                "code": "session_ended",
+                "message": "This device session has ended; sign in again.",
+            }
+        )
     if not items:
         code = _DEFAULT_CODES.get(
             status, "server_error" if status >= 500 else "http_error"
@@ -94,13 +129,20 @@ def _error_items(body: Any, status: int) -> list[ErrorItem]:
     return items
 
 
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
+
+
 class Client:
     """A client for one BaaS server.
 
     `token` is an app user's access token, `api_key` a server-side key (`bk_...`); either
     travels as `Authorization: Bearer` (a user's access token wins when both are known).
-    After `auth.login()` the user's tokens are used and, when the access token has
-    expired, refreshed once automatically on a 401.
+    After a sign-in (`auth.login()`, `auth.signup()`, ...) the user's tokens are used and,
+    when the access token has expired, refreshed once automatically on a 401.
     """
 
     def __init__(
@@ -212,11 +254,21 @@ class Client:
             and authenticate
             and self.auth.refresh_token
             and (bearer is None or bearer != self.api_key)
+            and not reauthentication_required(401, _json_or_none(response))
             and self.auth._recover_from_401(bearer)
         ):
             # The same Idempotency-Key again: the 401 had no effect, and the server keys
             # stored answers by caller, so the retry under the new token runs once.
             response = self._send(method, path, params, json, self._bearer(), extra)
+        if (
+            response.status_code == 410
+            and bearer is not None
+            and bearer == self.auth.access_token
+            and session_ended(410, _json_or_none(response))
+        ):
+            # allauth's answer to a token whose device session was ended (logout on
+            # another device, password change, ...): the refresh token is dead with it.
+            self.auth.clear()
         return ApiResponse(
             status=response.status_code,
             body=self._decode(response),
