@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.core.errors import json_error
+from apps.core.middleware import json_object
 
 RATE_LIMITED = 429
 LOGIN_LIMIT_CODES = frozenset({"too_many_login_attempts"})
@@ -133,15 +134,10 @@ def _endpoint(path: str) -> str | None:
 
 
 def _is_login_limit(response) -> bool:
-    if response.status_code != 400 or getattr(response, "streaming", False):
+    if response.status_code != 400:
         return False
-    if not response.get("Content-Type", "").startswith("application/json"):
-        return False
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return False
-    errors = body.get("errors") if isinstance(body, dict) else None
+    body = json_object(response)
+    errors = body.get("errors") if body else None
     return isinstance(errors, list) and any(
         isinstance(e, dict) and e.get("code") in LOGIN_LIMIT_CODES for e in errors
     )

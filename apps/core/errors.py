@@ -98,9 +98,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def json_error(status: int, code: str, message: str) -> HttpResponse:
+def json_error(
+    status: int, code: str, message: str, param: str | None = None
+) -> HttpResponse:
     return HttpResponse(
-        dumps(envelope(status, [ErrorItem(code, message)])),
+        dumps(envelope(status, [ErrorItem(code, message, param)])),
         status=status,
         content_type="application/json",
     )

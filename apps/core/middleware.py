@@ -8,6 +8,19 @@ from django.conf import settings
 from apps.core.errors import json_error
 
 
+def json_object(response) -> dict | None:
+    """The JSON object a (non-streaming) response carries, if it carries one."""
+    if getattr(response, "streaming", False):
+        return None
+    if not response.get("Content-Type", "").startswith("application/json"):
+        return None
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 class BodySizeLimitMiddleware:
     """Refuse declared oversize bodies with 413 before reading them."""
 
@@ -74,13 +87,8 @@ class ErrorEnvelopeMiddleware:
 
     @staticmethod
     def _has_envelope(response) -> bool:
-        if not response.get("Content-Type", "").startswith("application/json"):
-            return False
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(body, dict):
+        body = json_object(response)
+        if body is None:
             return False
         errors = body.get("errors")
         if errors and isinstance(errors, list):

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from allauth.headless.constants import Client
 from allauth.headless.tokens.views import RefreshTokenView as AllauthRefreshTokenView
-from django.http import HttpResponse
 
-from apps.core.errors import envelope
-from apps.core.exceptions import ErrorItem
-from apps.core.renderers import dumps
+from apps.core.errors import json_error
 
 
 class _RefreshTokenView(AllauthRefreshTokenView):
     def post(self, request, *args, **kwargs):
         response = super().post(request, *args, **kwargs)
         if response.status_code == 400 and not self.input.errors:
-            item = ErrorItem(
+            return json_error(
+                401,
                 "invalid_token",
                 "The refresh token is invalid, expired, revoked or already used; "
                 "sign in again.",
-                "refresh_token",
-            )
-            return HttpResponse(
-                dumps(envelope(401, [item])),
-                status=401,
-                content_type="application/json",
+                param="refresh_token",
             )
         return response
 
