@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.collections.api import batch_views, changes_views, views
+from apps.collections.api import batch_views, changes_views, read_views, views
 
 urlpatterns = [
     path("collections", views.CollectionListView.as_view(), name="collection-list"),
@@ -11,12 +11,12 @@ urlpatterns = [
     ),
     path(
         "collections/<str:name>/records",
-        views.RecordListView.as_view(),
+        read_views.record_list,  # GET lean; other methods: views.RecordListView
         name="record-list",
     ),
     path(
         "collections/<str:name>/records/<str:record_id>",
-        views.RecordDetailView.as_view(),
+        read_views.record_detail,  # GET lean; others: views.RecordDetailView
         name="record-detail",
     ),
     path(

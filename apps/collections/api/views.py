@@ -99,7 +99,7 @@ class RecordDetailView(APIView):
             params=request.query_params,
         )
         etag = records.etag_for(record)
-        if etag in _tags(request.headers.get("If-None-Match")):
+        if etag in entity_tags(request.headers.get("If-None-Match")):
             return Response(status=304, headers={"ETag": etag})
         return Response(record, headers={"ETag": etag})
 
@@ -125,7 +125,7 @@ class RecordDetailView(APIView):
         return Response(status=204)
 
 
-def _tags(header: str | None) -> set[str]:
+def entity_tags(header: str | None) -> set[str]:
     """Entity tags of an If-None-Match header (weak ones compare equal, RFC 9110)."""
     if not header:
         return set()
