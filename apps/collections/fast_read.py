@@ -97,10 +97,29 @@ def store(key: tuple, plan: Plan) -> None:
         _plans[key] = plan
 
 
+def _c_timestamptz_loader():
+    """psycopg's C loader for timestamptz, if the binary build is installed. Django
+    registers a pure-Python one (it sets the time zone); these rows are only rendered
+    as UTC, and parsing was a third of a 50-row list's time on PostgreSQL."""
+    try:
+        import psycopg
+        from psycopg._cmodule import _psycopg
+    except ImportError:
+        return None
+    if _psycopg is None or psycopg.pq.__impl__ != "binary":
+        return None
+    return getattr(_psycopg, "TimestamptzLoader", None)
+
+
+_FAST_TIMESTAMPTZ = _c_timestamptz_loader()
+
+
 def run(plan: Plan, params: tuple | None = None) -> list[dict]:
     if not plan.sql:
         return []
     with connection.cursor() as cursor:
+        if _FAST_TIMESTAMPTZ is not None and connection.vendor == "postgresql":
+            cursor.cursor.adapters.register_loader("timestamptz", _FAST_TIMESTAMPTZ)
         cursor.execute(plan.sql, plan.params if params is None else params)
         rows = cursor.fetchall()
     names, converters = plan.names, plan.converters
