@@ -51,7 +51,7 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(cli_db, caps
     assert row.name == "backend"
     assert row.scopes == ["records:read"]
     assert row.key_hash == hashlib.sha256(plaintext.encode()).hexdigest()
-    secret_part = plaintext.rsplit("_", 1)[1]
+    secret_part = plaintext.split("_", 2)[2]  # bk_<prefix>_<secret>; "_" may be in it
     stored = " ".join(
         str(getattr(row, f.attname)) for f in ApiKey._meta.concrete_fields
     )
