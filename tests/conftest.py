@@ -140,3 +140,32 @@ def key_client():
         return client_with(plaintext)
 
     return make
+
+
+def shared_world(build):
+    """`world` and `transactional_db` fixtures for a module whose tests share data that
+    `build()` commits once (a large scenario set): flushed when the module is done.
+
+    The second shadows pytest-django's `transactional_db` (which flushes after every
+    test); keeping the name keeps pytest-django's handling of a transactional test: the
+    test database is created whichever tests are selected, and the module runs after
+    the tests that roll back their transaction. Use in the module as
+    `world, transactional_db = shared_world(World)` with
+    `pytestmark = pytest.mark.usefixtures("transactional_db")`."""
+    from django.core.management import call_command
+
+    @pytest.fixture(scope="module")
+    def world(django_db_setup, django_db_blocker):
+        with django_db_blocker.unblock():
+            _restore_users_collection()
+            try:
+                yield build()
+            finally:
+                drop_dynamic_schema()
+                call_command("flush", verbosity=0, interactive=False)
+
+    @pytest.fixture
+    def transactional_db(world):
+        return world
+
+    return world, transactional_db

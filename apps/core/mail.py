@@ -4,6 +4,8 @@ file), so a slow or unreachable mail server never holds up or fails a request.""
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -37,6 +39,8 @@ class QueuedEmailBackend(BaseEmailBackend):
 @shared_task(
     name="baas.core.send_email",
     autoretry_for=(OSError,),  # connection refused, timeouts, SMTP errors
+    # ... but an address the server refuses stays refused: no point retrying.
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused),
     retry_backoff=10,
     retry_backoff_max=600,
     max_retries=8,

@@ -13,7 +13,6 @@ import base64
 
 import orjson
 import pytest
-from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,10 +20,9 @@ from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     USER_PASSWORD,
-    _restore_users_collection,
     client_with,
-    drop_dynamic_schema,
     login,
+    shared_world,
 )
 
 POSTS = "/api/v1/collections/posts/records"
@@ -111,27 +109,7 @@ class World:
         self.alice = client_with(login(alice.email, USER_PASSWORD))
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        _restore_users_collection()
-        try:
-            yield World()
-        finally:
-            drop_dynamic_schema()
-            call_command("flush", verbosity=0, interactive=False)
-
-
-@pytest.fixture
-def transactional_db(world):
-    """Shadows pytest-django's `transactional_db` (which flushes the database after
-    every test): the tests of this module share the data committed once by `world`,
-    which flushes when the module is done. The name keeps pytest-django's handling of a
-    transactional test: the test database is created whichever tests are selected, and
-    the module runs after the tests that roll back their transaction."""
-    return world
-
-
+world, transactional_db = shared_world(World)
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 

@@ -10,7 +10,6 @@ app user and for a guest, as rules (every field) and as client filters.
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +21,7 @@ from apps.collections.rule_fields import RecordResolver
 from apps.collections.services import collection_create, collection_update, get_spec
 from apps.rules.compiler import RuleError, compile_q, evaluate
 from apps.rules.parser import RuleSyntaxError, parse
-from tests.conftest import _restore_users_collection, drop_dynamic_schema
+from tests.conftest import shared_world
 
 TEXTS = ["a", "A", "b", "ab", "abc", "x y", "É", "é", "ß", "%", "_", "\\", "'", '"']
 NUMBERS = [0, -0.0, 1, -1, 1.5, 0.1, 2, 2**53, -(2**53), 1e300, -1e-300]
@@ -177,27 +176,7 @@ class World:
         )
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        _restore_users_collection()
-        try:
-            yield World()
-        finally:
-            drop_dynamic_schema()
-            call_command("flush", verbosity=0, interactive=False)
-
-
-@pytest.fixture
-def transactional_db(world):
-    """Shadows pytest-django's `transactional_db` (which flushes the database after
-    every test): the tests of this module share the data committed once by `world`,
-    which flushes when the module is done. The name keeps pytest-django's handling of a
-    transactional test: the test database is created whichever tests are selected, and
-    the module runs after the tests that roll back their transaction."""
-    return world
-
-
+world, transactional_db = shared_world(World)
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 

@@ -88,7 +88,10 @@ def _render(key: ApiKey) -> dict:
 def _expiry(value) -> datetime | None:
     if value is None:
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed, but no such date (month 13)
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise InvalidInput(
             "An RFC 3339 date-time with a time zone is expected.", param="expires_at"
