@@ -44,9 +44,9 @@ ACCOUNT_SUITE = "account.test.mjs"
 
 @pytest.fixture
 def mail_dir(settings, tmp_path) -> Path:
-    """Mail as files, where Node reads the codes (the live server runs in this process,
-    so the setting applies to it)."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    """Mail as files, one per message in send order, where Node reads the codes (the
+    live server runs in this process, so the setting applies to it)."""
+    settings.EMAIL_BACKEND = "tests.sdk.mailbox.EmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     return tmp_path / "mail"
 

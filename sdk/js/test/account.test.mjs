@@ -2,42 +2,13 @@
 // POST /auth/guest/upgrade, GET and DELETE /account/export, /account). Needs BAAS_URL,
 // BAAS_MAIL_DIR, BAAS_USER_EMAIL, BAAS_USER_PASSWORD as auth.test.mjs. Skipped without BAAS_URL.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { BaasError, createClient } from '../index.js';
+import { baasErrorOf, lastCode } from './helpers.mjs';
 
-const { BAAS_URL, BAAS_MAIL_DIR, BAAS_USER_EMAIL, BAAS_USER_PASSWORD } = process.env;
+const { BAAS_URL, BAAS_USER_EMAIL, BAAS_USER_PASSWORD } = process.env;
 const PASSWORD = 'A-long-pass-phrase-1';
-
-/**
- * @param {Promise<unknown>} promise
- * @returns {Promise<BaasError>}
- */
-async function baasErrorOf(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof BaasError, `expected a BaasError, got ${error}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
-
-/** The code in the newest mail to `to`. */
-function lastCode(/** @type {string} */ to) {
-  const dir = /** @type {string} */ (BAAS_MAIL_DIR);
-  const mails = readdirSync(dir)
-    .map((name) => ({ path: join(dir, name), at: statSync(join(dir, name)).mtimeMs }))
-    .sort((a, b) => a.at - b.at)
-    .map((file) => readFileSync(file.path, 'utf8'))
-    .filter((text) => text.includes(`To: ${to}`));
-  assert.ok(mails.length > 0, `no mail to ${to}`);
-  const match = /^([A-Z0-9]{4}-?[A-Z0-9]{4}|[A-Z0-9]{6})\r?$/m.exec(mails[mails.length - 1]);
-  assert.ok(match, mails[mails.length - 1]);
-  return match[1];
-}
 
 const connect = () => createClient({ baseUrl: /** @type {string} */ (BAAS_URL) });
 

@@ -1,53 +1,19 @@
 // The auth flows against a real server. Besides live.test.mjs's variables: BAAS_MAIL_DIR
-// (the server's file mail backend writes one file per mail there), BAAS_USER_EMAIL and
+// (one file per mail, see helpers.mjs), BAAS_USER_EMAIL and
 // BAAS_USER_PASSWORD (a verified app user), BAAS_MFA_EMAIL and BAAS_MFA_SECRET (a user with
 // an authenticator app, the same password). Skipped without BAAS_URL.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { BaasError, createClient } from '../index.js';
+import { createClient } from '../index.js';
+import { baasErrorOf, lastCode } from './helpers.mjs';
 
 const {
-  BAAS_URL, BAAS_MAIL_DIR, BAAS_USER_EMAIL, BAAS_USER_PASSWORD, BAAS_MFA_EMAIL, BAAS_MFA_SECRET,
+  BAAS_URL, BAAS_USER_EMAIL, BAAS_USER_PASSWORD, BAAS_MFA_EMAIL, BAAS_MFA_SECRET,
 } = process.env;
 const PASSWORD = 'A-long-pass-phrase-1';
 const NEW_PASSWORD = 'Another-long-phrase-2';
-
-/**
- * @param {Promise<unknown>} promise
- * @returns {Promise<BaasError>}
- */
-async function baasErrorOf(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof BaasError, `expected a BaasError, got ${error}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
-
-/** The mails to `to`, oldest first, as the file backend wrote them. */
-function mailsTo(/** @type {string} */ to) {
-  const dir = /** @type {string} */ (BAAS_MAIL_DIR);
-  return readdirSync(dir)
-    .map((name) => ({ path: join(dir, name), at: statSync(join(dir, name)).mtimeMs }))
-    .sort((a, b) => a.at - b.at)
-    .map((file) => readFileSync(file.path, 'utf8'))
-    .filter((text) => new RegExp(`^To: .*${to.replace(/[.+]/g, '\\$&')}`, 'mi').test(text));
-}
-
-/** The code in the newest mail to `to` (allauth's codes look like ABCD-EFGH). */
-function lastCode(/** @type {string} */ to) {
-  const mails = mailsTo(to);
-  assert.ok(mails.length > 0, `no mail to ${to}`);
-  const match = /^([A-Z0-9]{4}-?[A-Z0-9]{4}|[A-Z0-9]{6})\r?$/m.exec(mails[mails.length - 1]);
-  assert.ok(match, mails[mails.length - 1]);
-  return match[1];
-}
 
 /** RFC 6238 as an authenticator app computes it, for the current 30-second window. */
 async function totpCode(/** @type {string} */ secret) {
