@@ -202,10 +202,11 @@ def cmd_serve(args) -> int:
         )
     print("Press Ctrl-C to stop.", flush=True)
     _close_database()
-    # One port for everything: HTTP and (with realtime) WebSockets, so the ASGI
-    # interface; baas/asgi.py sends HTTP to the WSGI handler on threads.
+    # The REST API on granian's WSGI interface, as `baas web`: the same requests cost
+    # 1.4-1.8x as much CPU through an ASGI server and a thread-pool bridge
+    # (bench/RESULTS.md, 2026-12-05).
     web = _granian_argv(
-        "asgi", "baas.asgi:application", args.host, args.port, args.workers, 1
+        "wsgi", "baas.wsgi:application", args.host, args.port, args.workers, args.threads
     )
     children = {"web": _spawn("web", web)}
     if not args.no_worker:
@@ -351,7 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=int(os.environ.get("BAAS_SERVE_WORKERS", "2")),
-        help="HTTP processes (each with BAAS_HTTP_THREADS threads)",
+        help="HTTP processes (one per core)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("BAAS_SERVE_THREADS", "2")),
+        help="threads per HTTP process",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -145,7 +145,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "apps.core.sqlite",
             "NAME": DATA_DIR / "data.sqlite3",
             # One connection per thread, kept: opening one and its PRAGMAs per request
             # cost more than most requests.

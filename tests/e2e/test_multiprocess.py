@@ -1,7 +1,7 @@
 """Server processes on one PostgreSQL database see each other's schema changes at once.
 
-A is `baas web` (granian WSGI, two worker processes), B is `baas serve --no-worker` (granian
-ASGI, two worker processes).
+A is `baas web` (granian WSGI, two worker processes), B is `baas serve --no-worker` (the
+embedded command, two worker processes of its own).
 Each has its own data directory: only the database, Redis and the configured secrets are
 shared, as on two machines. Each check is made on the very next request after the change,
 and on A in each of its workers, after warming every per-process model cache

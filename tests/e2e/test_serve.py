@@ -93,7 +93,7 @@ def test_serve_prints_its_url_and_how_to_create_a_superuser(served):
 def test_serve_runs_the_web_server_a_worker_and_beat(served):
     commands = [p.cmdline for p in served.children()]
     assert any(
-        "granian --interface asgi baas.asgi:application" in c for c in commands
+        "granian --interface wsgi baas.wsgi:application" in c for c in commands
     ), commands
     assert any("celery -A baas" in c and " worker " in c for c in commands), commands
     assert any("celery -A baas" in c and " beat " in c for c in commands), commands
