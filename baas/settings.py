@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.static.StaticFilesMiddleware",  # WhiteNoise
     "django.middleware.gzip.GZipMiddleware",
     "apps.core.middleware.ErrorEnvelopeMiddleware",
@@ -99,12 +100,13 @@ MIDDLEWARE = [
     # allauth's rate-limit answers -> 429 `rate_limited` + Retry-After (inside
     # idempotency, so a 429 is never stored and replayed).
     "apps.accounts.ratelimit.RateLimitResponseMiddleware",
+    # Record routes are answered here: what follows serves cookie sessions only.
+    "apps.collections.api.record_routes.RecordRoutesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]

@@ -1,0 +1,55 @@
+"""Record requests go straight to their views (DESIGN.md 6: read paths are lean).
+
+Record endpoints authenticate by bearer token or API key only, so the middleware listed
+after this one in settings.MIDDLEWARE (sessions, CSRF, Django's auth, messages, allauth's
+account and session tracking) serves cookie sessions and does nothing for them but cost
+time: a quarter of a cached GET, with Django's URL resolving. This middleware sits after
+the ones every API response needs (security headers, gzip, the error envelope, the body
+limit, idempotency) and answers the two record routes of urls.py itself: the same views,
+the same arguments (tests/collections/test_record_routes.py holds the two to each other).
+"""
+
+from __future__ import annotations
+
+import re
+
+from apps.collections.api import read_views
+
+_PREFIX = "/api/v1/collections/"
+_ROUTES = (
+    (
+        re.compile(r"/api/v1/collections/(?P<name>[^/]+)/records/(?P<record_id>[^/]+)"),
+        read_views.record_detail,
+    ),
+    (
+        re.compile(r"/api/v1/collections/(?P<name>[^/]+)/records"),
+        read_views.record_list,
+    ),
+)
+
+
+def match(path: str):
+    """(view, kwargs) for a record route, else None."""
+    if path.startswith(_PREFIX):
+        for pattern, view in _ROUTES:
+            found = pattern.fullmatch(path)
+            if found is not None:
+                return view, found.groupdict()
+    return None
+
+
+class RecordRoutesMiddleware:
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        route = match(request.path_info)
+        if route is None:
+            return self.get_response(request)
+        view, kwargs = route
+        response = view(request, **kwargs)
+        if callable(
+            getattr(response, "render", None)
+        ):  # DRF's, as Django's handler does
+            response = response.render()
+        return response
