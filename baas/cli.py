@@ -206,7 +206,12 @@ def cmd_serve(args) -> int:
     # 1.4-1.8x as much CPU through an ASGI server and a thread-pool bridge
     # (bench/RESULTS.md, 2026-12-05).
     web = _granian_argv(
-        "wsgi", "baas.wsgi:application", args.host, args.port, args.workers, args.threads
+        "wsgi",
+        "baas.wsgi:application",
+        args.host,
+        args.port,
+        args.workers,
+        args.threads,
     )
     children = {"web": _spawn("web", web)}
     if not args.no_worker:
