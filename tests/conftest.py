@@ -57,6 +57,7 @@ def drop_dynamic_schema() -> None:
     Collection.objects.exclude(pk="users").delete()
     cache._specs.clear()
     cache._models.clear()
+    cache._seen.clear()
 
 
 @pytest.fixture

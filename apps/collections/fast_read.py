@@ -17,6 +17,8 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BooleanField, DateTimeField, JSONField
 
+from apps.collections.dynamic import cache
+
 MAX_PLANS = 512
 _plans: dict[tuple, "Plan"] = {}
 _lock = threading.Lock()
@@ -115,12 +117,22 @@ _FAST_TIMESTAMPTZ = _c_timestamptz_loader()
 
 
 def run(plan: Plan, params: tuple | None = None) -> list[dict]:
+    """The plan's rows; a stamp check a deferred read owes (dynamic/cache.py) goes in the
+    same round trip, and a moved stamp raises cache.StaleSpec before any row is used."""
     if not plan.sql:
         return []
+    params = plan.params if params is None else params
+    check = cache.take_pending_check()
     with connection.cursor() as cursor:
         if _FAST_TIMESTAMPTZ is not None and connection.vendor == "postgresql":
             cursor.cursor.adapters.register_loader("timestamptz", _FAST_TIMESTAMPTZ)
-        cursor.execute(plan.sql, plan.params if params is None else params)
+        if check is None:
+            cursor.execute(plan.sql, params)
+        else:
+            stamp_sql, stamp_params = cache.stamp_query(check)
+            cursor.execute(f"{stamp_sql}; {plan.sql}", [*stamp_params, *params])
+            cache.confirm(check, cursor.fetchone())
+            cursor.nextset()
         rows = cursor.fetchall()
     names, converters = plan.names, plan.converters
     active = [(i, c) for i, c in enumerate(converters) if c is not None]

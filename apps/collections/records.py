@@ -245,19 +245,44 @@ def retry_on_schema_race(service):
 
     Another process may commit a schema change between this request reading the collection
     definition and running its query (a dropped or retyped column); the second attempt
-    reads the new definition. A second failure is a real error.
+    reads the new definition. A second failure is a real error. A read that deferred its
+    stamp check (dynamic/cache.py) is checked here whatever its outcome, so no answer or
+    refusal comes from a spec that was no longer current; the second attempt never defers.
     """
 
     @functools.wraps(service)
     def wrapper(**kwargs):
         try:
-            return service(**kwargs)
+            return _checked_run(service, kwargs)
+        except cache.StaleSpec:
+            pass
         except (ProgrammingError, OperationalError):
             if connection.in_atomic_block:
                 raise
+        with cache.no_deferring():
             return service(**kwargs)
 
     return wrapper
+
+
+def _checked_run(service, kwargs):
+    """One run of a record service; cache.StaleSpec if it deferred its stamp check and
+    the stamp had moved, whether the service answered or refused."""
+    cache.take_pending_check()  # nothing owed from before this run
+    try:
+        result = service(**kwargs)
+    except cache.StaleSpec:
+        raise
+    except (ProgrammingError, OperationalError):
+        cache.drop_pending()
+        raise
+    except Exception:
+        if cache.settle_pending():
+            raise cache.StaleSpec from None
+        raise
+    if cache.settle_pending():
+        raise cache.StaleSpec
+    return result
 
 
 def _index_entry_too_large(
@@ -346,7 +371,7 @@ def record_get(*, actor, collection: str, record_id: str, params=None) -> dict:
     from apps.collections.expand import expand_records, parse_expand
     from apps.collections.records_list import parse_fields  # it imports this module
 
-    spec = get_spec(collection)
+    spec = get_spec(collection, deferred=True)
     access = Access(actor, spec)
     access.require("view")
     params = params or {}

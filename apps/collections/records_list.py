@@ -225,7 +225,7 @@ def parse_fields(text: str | None) -> tuple[set[str] | None, dict]:
 @retry_on_schema_race
 def record_list(*, actor, collection: str, params) -> dict:
     """Newest first by default; keyset pages with `cursor`, offset pages with `page`."""
-    spec = get_spec(collection)
+    spec = get_spec(collection, deferred=True)
     access = Access(actor, spec)
     access.require("list")
     limit = _param_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)

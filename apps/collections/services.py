@@ -64,9 +64,12 @@ def get_collection(name: str) -> Collection:
     return collection
 
 
-def get_spec(name: str) -> CollectionSpec:
+def get_spec(name: str, *, deferred: bool = False) -> CollectionSpec:
+    """The current spec of a collection; `deferred`: dynamic/cache.py (record reads)."""
     spec = (
-        cache.current_spec("name_key", name_key(name)) if _possible_name(name) else None
+        cache.current_spec("name_key", name_key(name), deferred=deferred)
+        if _possible_name(name)
+        else None
     )
     if spec is None:
         raise NotFound(f"No collection named {name!r}.", code="collection_not_found")
