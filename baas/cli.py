@@ -64,6 +64,20 @@ def _granian_argv(
     ]
 
 
+def _rest_api_argv(args) -> list[str]:
+    """The REST API on granian's WSGI interface (`baas serve` and `baas web`): through an
+    ASGI server and a thread-pool bridge the same requests cost 1.4-1.8x the CPU
+    (bench/RESULTS.md, 2026-12-06)."""
+    return _granian_argv(
+        "wsgi",
+        "baas.wsgi:application",
+        args.host,
+        args.port,
+        args.workers,
+        args.threads,
+    )
+
+
 def _close_database() -> None:
     """Close connections and stop connection-pool threads before forking children."""
     from django.db import connections
@@ -202,18 +216,7 @@ def cmd_serve(args) -> int:
         )
     print("Press Ctrl-C to stop.", flush=True)
     _close_database()
-    # The REST API on granian's WSGI interface, as `baas web`: the same requests cost
-    # 1.4-1.8x as much CPU through an ASGI server and a thread-pool bridge
-    # (bench/RESULTS.md, 2026-12-05).
-    web = _granian_argv(
-        "wsgi",
-        "baas.wsgi:application",
-        args.host,
-        args.port,
-        args.workers,
-        args.threads,
-    )
-    children = {"web": _spawn("web", web)}
+    children = {"web": _spawn("web", _rest_api_argv(args))}
     if not args.no_worker:
         children["worker"] = _spawn("worker", _worker_argv(1, "threads"))
         children["beat"] = _spawn("beat", _beat_argv())
@@ -223,14 +226,7 @@ def cmd_serve(args) -> int:
 def cmd_web(args) -> int:
     """REST API on WSGI workers (production)."""
     _setup_django()
-    argv = _granian_argv(
-        "wsgi",
-        "baas.wsgi:application",
-        args.host,
-        args.port,
-        args.workers,
-        args.threads,
-    )
+    argv = _rest_api_argv(args)
     if args.access_log:
         argv[argv.index("--no-access-log")] = "--access-log"
     return _supervise({"web": _spawn("web", argv)})

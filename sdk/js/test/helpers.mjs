@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BaasError } from '../index.js';
 
 /**
+ * The BaasError a promise rejects with (fails the test if it resolves or throws another).
  * @param {Promise<unknown>} promise
  * @returns {Promise<BaasError>}
  */

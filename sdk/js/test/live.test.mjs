@@ -4,27 +4,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { BaasError, createClient, newIdempotencyKey } from '../index.js';
+import { baasErrorOf } from './helpers.mjs';
 
 const { BAAS_URL, BAAS_EMAIL, BAAS_PASSWORD, BAAS_API_KEY } = process.env;
 const COLLECTION = 'sdk_js_posts';
 const AUTHORS = 'sdk_js_authors';
 const ITEMS = 'sdk_js_items';
 const OPEN_RULES = { list: '', view: '', create: '', update: '', delete: '' };
-
-/**
- * The BaasError a promise rejects with (fails the test if it resolves or throws another).
- * @param {Promise<unknown>} promise
- * @returns {Promise<BaasError>}
- */
-async function baasErrorOf(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof BaasError, `expected a BaasError, got ${error}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
 
 describe('the SDK against a live server', { skip: !BAAS_URL && 'BAAS_URL is not set' }, () => {
   const client = createClient({ baseUrl: BAAS_URL ?? 'http://unused' });
