@@ -48,8 +48,7 @@ class RecordRoutesMiddleware:
             return self.get_response(request)
         view, kwargs = route
         response = view(request, **kwargs)
-        if callable(
-            getattr(response, "render", None)
-        ):  # DRF's, as Django's handler does
+        # DRF's responses are rendered late, by Django's handler: here, then.
+        if callable(getattr(response, "render", None)):
             response = response.render()
         return response
