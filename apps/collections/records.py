@@ -16,7 +16,6 @@ from django.db import (
     connection,
     transaction,
 )
-from django.utils import timezone
 
 from apps.accounts.credentials import OPERATOR_ONLY_FIELDS, operator_wrote_credentials
 from apps.accounts.permissions import is_superuser
@@ -337,7 +336,7 @@ def record_create(*, actor, collection: str, data) -> dict:
         raise Forbidden("The create rule does not allow this record.", code="forbidden")
     model = cache.model_for(spec)
     pk = parsed.record_id or new_id()
-    now = timezone.now()
+    now = access.ctx.now  # the request's `@now`, at the precision the API shows
     columns = dict(parsed.columns)
     if spec.is_auth:
         columns["password"] = make_password(parsed.password)
@@ -463,7 +462,7 @@ def record_update(
             _refuse_superuser_accounts(actor, [record_id])
         _check_targets(spec, parsed)
         _check_unique(model, spec, parsed, record_id)
-        model.objects.filter(pk=record_id).update(updated=timezone.now(), **columns)
+        model.objects.filter(pk=record_id).update(updated=access.ctx.now, **columns)
         if spec.is_auth:
             operator_wrote_credentials(
                 record_id,

@@ -7,6 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+import zlib
 
 import orjson
 from django.db.models import Case, F, Q, Value, When
@@ -55,10 +56,17 @@ class SortKey:
     """
 
     def __init__(
-        self, name: str, expression, kind: str, descending: bool, nullable: bool = True
+        self,
+        name: str,
+        expression,
+        kind: str,
+        descending: bool,
+        nullable: bool = True,
+        field: str = "",
     ) -> None:
         self.name, self.expression, self.kind = name, expression, kind
         self.descending, self.nullable = descending, nullable
+        self.field = field  # the public name, as `sort` spells it
 
     def order(self):
         if not self.nullable:
@@ -99,7 +107,9 @@ def parse_sort(text: str | None, access: Access) -> list[SortKey]:
         alias = f"_s{len(keys)}"
         if name in spec.system_field_names():
             kind = "date" if name in ("created", "updated") else "text"
-            keys.append(SortKey(alias, F(name), kind, descending, nullable=False))
+            keys.append(
+                SortKey(alias, F(name), kind, descending, nullable=False, field=name)
+            )
             continue
         field = spec.field_by_name(name)
         readable = access.field_readable(field) if field is not None else False
@@ -122,18 +132,25 @@ def parse_sort(text: str | None, access: Access) -> list[SortKey]:
                 default=Value(None),
                 output_field=column.target_field if column.is_relation else column,
             )
-        keys.append(SortKey(alias, expression, kind, descending))
-    if not any(k.expression == F("id") for k in keys):
+        keys.append(SortKey(alias, expression, kind, descending, field=name))
+    if not any(k.field == "id" for k in keys):
         keys.append(
             SortKey(
-                f"_s{len(keys)}", F("id"), "text", keys[-1].descending, nullable=False
+                f"_s{len(keys)}",
+                F("id"),
+                "text",
+                keys[-1].descending,
+                nullable=False,
+                field="id",
             )
         )
     return keys
 
 
-def _sort_signature(keys: list[SortKey]) -> str:
-    return ",".join(("-" if k.descending else "") + str(k.expression) for k in keys)
+def _sort_signature(keys: list[SortKey]) -> int:
+    """Which sort a cursor belongs to, without naming anything internal."""
+    text = ",".join(("-" if k.descending else "") + k.field for k in keys)
+    return zlib.crc32(text.encode())
 
 
 def _cursor_value(kind: str, value):
@@ -146,7 +163,7 @@ def _cursor_value(kind: str, value):
 
 def encode_cursor(keys: list[SortKey], row: dict) -> str:
     values = [_cursor_value(k.kind, row[k.name]) for k in keys]
-    raw = orjson.dumps([_sort_signature(keys)[:64], values])
+    raw = orjson.dumps([_sort_signature(keys), values])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -184,7 +201,7 @@ def decode_cursor(cursor: str, keys: list[SortKey]) -> list:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         signature, values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if signature != _sort_signature(keys)[:64] or len(values) != len(keys):
+        if signature != _sort_signature(keys) or len(values) != len(keys):
             raise ValueError("cursor of another sort")
         return [_decode_value(k.kind, v) for k, v in zip(keys, values, strict=True)]
     except (ValueError, TypeError, OverflowError, binascii.Error):

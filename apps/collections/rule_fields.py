@@ -8,6 +8,7 @@ could not view; the in-memory test of such a path runs the same subquery.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from django.db.models import BooleanField, Expression, F, Q
@@ -16,7 +17,15 @@ from apps.collections.field_types import get_type
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.rules.ast import FieldPath, Macro
 from apps.rules.compiler import RuleError
-from apps.rules.values import MISSING, NotComparable, coerce, compare, is_empty
+from apps.rules.values import (
+    MILLISECOND,
+    MISSING,
+    NotComparable,
+    coerce,
+    compare,
+    is_empty,
+    to_millisecond,
+)
 
 if TYPE_CHECKING:
     from apps.collections.access import Access
@@ -83,12 +92,22 @@ class ColumnOperand:
             if op == "~":
                 return Q(**{f"{self.lookup}__isnull": False})
             return False
+        if self.kind == "date":
+            return _date_condition(self.lookup, op, value)
         return Q(**{f"{self.lookup}__{LOOKUPS[op]}": value})
 
     def stored(self, row: dict):
         value = row.get(self.name)
         if self.kind == "bool":
             return bool(value)
+        return value
+
+    def stored_for_literal(self, row: dict):
+        """The stored value as compared with a literal: a date at the API's precision
+        (`created` can hold microseconds; clients see and send milliseconds)."""
+        value = self.stored(row)
+        if self.kind == "date" and isinstance(value, dt.datetime):
+            return to_millisecond(value)
         return value
 
     def test(self, row, op, value, any_of):
@@ -104,7 +123,7 @@ class ColumnOperand:
             if op in ("=", "!=") and is_empty(value):
                 return (stored is None) == (op == "=")
             return _no_match(op)
-        return compare(op, stored, value)
+        return compare(op, self.stored_for_literal(row), value)
 
     def _same_kind(self, other) -> bool:
         """Field-to-field comparisons: same kind, never JSON (which compares with null
@@ -147,6 +166,26 @@ class ColumnOperand:
             ) from None
         if self.kind in ("json", "bool") and op in (">", ">=", "<", "<="):
             raise RuleError(f"{self.label} has no order", pos)
+
+
+def _date_condition(lookup: str, op: str, value: dt.datetime) -> Q | bool:
+    """`lookup op value` on the stored time truncated to milliseconds, as ranges an
+    index serves: `created <= @now` holds for a row stamped earlier in the same
+    millisecond as `@now`, `created = "<a rendered created>"` finds its row."""
+    try:
+        upper = value + MILLISECOND
+    except OverflowError:  # the last millisecond of year 9999: nothing lies beyond it
+        upper = None
+    if op == "=":
+        at_least = Q(**{f"{lookup}__gte": value})
+        return at_least if upper is None else at_least & Q(**{f"{lookup}__lt": upper})
+    if op == ">":
+        return False if upper is None else Q(**{f"{lookup}__gte": upper})
+    if op == "<=":
+        if upper is None:
+            return Q(**{f"{lookup}__isnull": False})
+        return Q(**{f"{lookup}__lt": upper})
+    return Q(**{f"{lookup}__{LOOKUPS[op]}": value})  # >= and <: no rounding needed
 
 
 class JsonItems(Expression):

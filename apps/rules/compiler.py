@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 
 from django.db.models import Q
 
+from apps.rules import values
 from apps.rules.ast import And, Compare, Expr, FieldPath, Literal, Macro, Or
 from apps.rules.parser import RuleSyntaxError, parse
 from apps.rules.values import MIRROR, MISSING, compare
@@ -53,9 +54,7 @@ class RuleContext:
     auth: Callable[[tuple[str, ...]], Any] | None = None
     body: Any = None
     method: str = "GET"
-    now: dt.datetime = field(
-        default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    )
+    now: dt.datetime = field(default_factory=values.now)
 
     def value(self, macro: Macro):
         if macro.source == "now":

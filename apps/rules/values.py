@@ -57,6 +57,19 @@ def _unicode_upper() -> bool:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+MILLISECOND = dt.timedelta(milliseconds=1)
+
+
+def to_millisecond(value: dt.datetime) -> dt.datetime:
+    """A point in time at the API's precision (dates are rendered with milliseconds)."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def now() -> dt.datetime:
+    """`@now`: the current time in UTC at the precision timestamps are compared at."""
+    return to_millisecond(dt.datetime.now(dt.timezone.utc))
+
+
 def is_empty(value) -> bool:
     return value is None or value == "" or value is MISSING
 
@@ -75,7 +88,7 @@ def coerce(kind: str, value):
         return value
     if kind == "date":
         if isinstance(value, dt.datetime):
-            return value
+            return to_millisecond(value)
         if isinstance(value, str):
             if value == "":
                 return value

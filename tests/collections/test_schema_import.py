@@ -297,7 +297,7 @@ def test_failed_import_creates_nothing(schema_db, admin):
     document = {
         "collections": [
             {"name": "articles", "fields": [{"name": "title", "type": "text"}]},
-            {"name": "comments", "fields": [{"name": "select", "type": "text"}]},
+            {"name": "comments", "fields": [{"name": "expand", "type": "text"}]},
         ]
     }
     response = do_import(admin, document, status=400)

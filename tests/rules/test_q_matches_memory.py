@@ -9,6 +9,8 @@ app user and for a guest, as rules (every field) and as client filters.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
@@ -305,8 +307,11 @@ def bodies(ids: list[str]):
 
 
 # --- the property -----------------------------------------------------------------------
-def agreement(world: World, actor, client: bool, text: str, body, rows) -> None:
-    """Store `rows`, then check SQL and memory agree on every one (rolled back)."""
+def agreement(
+    world: World, actor, client: bool, text: str, body, rows, stamp=None
+) -> None:
+    """Store `rows` (`created` and `updated` moved to `stamp` if given), then check SQL
+    and memory agree on every one (rolled back)."""
     spec = get_spec("things")
     model = cache.model_for(spec)
     try:
@@ -318,6 +323,8 @@ def agreement(world: World, actor, client: bool, text: str, body, rows) -> None:
             record_create(actor=world.superuser, collection="things", data=data)["id"]
             for data in rows
         ]
+        if stamp is not None:
+            model.objects.filter(pk__in=pks).update(created=stamp, updated=stamp)
         stored = [_fetch(model, spec, pk) for pk in pks]
         access = Access(actor, spec, body=body, method="POST")
         try:
@@ -430,6 +437,19 @@ CASES = [
     ("day > 'not a date'", {"day": "2024-01-01T00:00:00Z"}, "alice"),
     ("day = '2024-06-30T10:00:00Z'", {"day": "2024-06-30T12:00:00+02:00"}, "alice"),
     ("created < @now", {}, "alice"),
+    ("created <= @now", {}, "alice"),
+    ("created = @now", {}, "alice"),
+    ("created != @now", {}, "alice"),
+    ("created > @now", {}, "alice"),
+    ("created >= @now", {}, "alice"),
+    ("updated <= @now", {}, "alice"),
+    ("updated = @now", {}, "alice"),
+    ("@now >= updated", {}, "alice"),
+    ("day > @now", {"day": "9999-12-31T23:59:59.999Z"}, "alice"),
+    ("day <= '9999-12-31T23:59:59.999Z'", {"day": "9999-12-31T23:59:59.999Z"}, "alice"),
+    ("day = '9999-12-31T23:59:59.999Z'", {"day": "9999-12-31T23:59:59.999Z"}, "alice"),
+    ("day > '9999-12-31T23:59:59.999Z'", {"day": "9999-12-31T23:59:59.999Z"}, "alice"),
+    ("day != @now", {}, "alice"),
     ("data = null", {"data": {"a": 1}}, "alice"),
     ("data != null", {"data": 0}, "alice"),
     ("title = note", {}, "alice"),
@@ -469,3 +489,20 @@ def test_one_row_cases_agree(world, text, row, actor):
         text = text.replace(name, f"'{value}'")
     user = None if actor == "guest" else world.users[0]
     agreement(world, user, False, text, {"title": "a"}, [row])
+
+
+MICROSECONDS = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("op", ["=", "!=", ">", ">=", "<", "<="])
+@pytest.mark.parametrize(
+    "moment", ["2024-05-06T07:08:09.123Z", "2024-05-06T07:08:09.122Z", "@now"]
+)
+@pytest.mark.parametrize("name", ["created", "updated"])
+def test_stamps_with_microseconds_agree_as_the_millisecond_shown(
+    world, name, op, moment
+):
+    """Rows stamped outside the record API hold microseconds; both sides compare them
+    as the millisecond the API renders."""
+    text = f"{name} {op} {moment if moment == '@now' else repr(moment)}"
+    agreement(world, world.users[0], False, text, {}, [{}], stamp=MICROSECONDS)
