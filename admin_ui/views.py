@@ -2,6 +2,9 @@
 
 from django.shortcuts import render
 
+from apps.core.csp import content_security_policy
 
+
+@content_security_policy
 def console_home(request):
     return render(request, "admin_ui/home.html")

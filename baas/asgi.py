@@ -15,7 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+from baas.request_body import RequestBodyMiddleware  # noqa: E402
 
 HTTP_THREADS = int(os.environ.get("BAAS_HTTP_THREADS", "8"))
 
@@ -40,7 +43,12 @@ class _CoroutineChannels:
 application = ProtocolTypeRouter(
     {
         "http": _CoroutineChannels(
-            WSGIMiddleware(get_wsgi_application(), workers=HTTP_THREADS)
+            WSGIMiddleware(
+                RequestBodyMiddleware(
+                    get_wsgi_application(), limit=settings.BAAS_MAX_BODY_SIZE
+                ),
+                workers=HTTP_THREADS,
+            )
         )
     }
 )

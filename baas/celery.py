@@ -1,10 +1,17 @@
 """The Celery application; configured from Django settings (CELERY_* names)."""
 
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import SecurityWarning
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+
+if os.environ.get("C_FORCE_ROOT"):
+    # Celery's switch for running as root on purpose (containers): then its "running
+    # with superuser privileges" warning on every start says nothing new.
+    warnings.filterwarnings("ignore", category=SecurityWarning)
 
 app = Celery("baas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -24,7 +31,15 @@ PRUNE_CHANGES_EVERY = 3600.0  # seconds
 @app.on_after_configure.connect
 def schedule_periodic_tasks(sender, **kwargs) -> None:
     """Beat's schedule: expired Idempotency-Key responses and old change-log rows are
-    pruned hourly."""
+    pruned hourly; tasks the outbox kept while the broker was down are published every
+    BAAS_OUTBOX_INTERVAL seconds."""
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        float(settings.BAAS_OUTBOX_INTERVAL),
+        sender.signature("baas.core.outbox.deliver"),
+        name="deliver the outbox",
+    )
     sender.add_periodic_task(
         PRUNE_IDEMPOTENCY_EVERY,
         sender.signature("baas.core.prune_idempotency_records"),

@@ -15,6 +15,7 @@ import sys
 import time
 
 from baas import lifecycle
+from baas.ports import port_in_use_error
 
 STOP_TIMEOUT = 8.0
 
@@ -196,6 +197,14 @@ def _migrate() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+
+
+def _port_taken(args) -> bool:
+    """Say so in one line if another server (or anything) listens on the port."""
+    error = port_in_use_error(args.host, args.port)
+    if error:
+        print(error, file=sys.stderr, flush=True)
+    return error is not None
 
 
 def cmd_serve(args) -> int:
@@ -410,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LISTENING = {"serve", "web", "realtime"}  # the commands that listen on --port
+
 KNOWN = {
     "serve",
     "web",
@@ -435,12 +446,20 @@ def _settings_error() -> str | None:
     return None
 
 
+def _announce_data_dir() -> None:
+    """One line on stderr naming the data directory (stdout may be data: an API key)."""
+    from django.conf import settings
+
+    print(f"baas: data directory {settings.DATA_DIR}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in KNOWN and not argv[0].startswith("-"):
         if error := _settings_error():
             print(error, file=sys.stderr)
             return 2
+        _announce_data_dir()
         from django.core.management import execute_from_command_line
 
         execute_from_command_line(["baas", *argv])
@@ -453,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
     if error := _settings_error():
         print(error, file=sys.stderr)
         return 2
+    if args.command in LISTENING and _port_taken(args):
+        return 1  # before anything else is printed or started
+    if args.command != "serve":  # serve names it in its banner, on stdout
+        _announce_data_dir()
     return args.func(args)
 
 

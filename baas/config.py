@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import sys
 from pathlib import Path
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "insecure", "placeholder"}
@@ -33,8 +35,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def default_data_dir() -> Path:
+    """The data directory fixed by the installation, whatever the working directory: in a
+    virtualenv `baas_data` beside it (the repository's for scripts/serve's `.venv`),
+    otherwise the user's data directory ($XDG_DATA_HOME/baas, ~/.local/share/baas)."""
+    if sys.prefix != sys.base_prefix:
+        return Path(sys.prefix).resolve().parent / "baas_data"
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "baas"
+
+
 def data_dir() -> Path:
-    path = Path(env("DATA_DIR", "baas_data")).resolve()  # type: ignore[arg-type]
+    """BAAS_DATA_DIR (relative to the working directory) or the installation's default."""
+    configured = env("DATA_DIR")
+    path = Path(configured).resolve() if configured else default_data_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -177,3 +192,36 @@ def social_providers_from_env() -> dict:
             )
         providers["openid_connect"] = {"APPS": apps}
     return providers
+
+
+RATE = re.compile(r"\d+/(\d+(\.\d+)?)?[smhd](/(ip|key|user))?")
+
+
+def rate_limits_from_env(defaults: dict[str, str]) -> dict[str, str] | bool:
+    """ACCOUNT_RATE_LIMITS: the defaults, none (`BAAS_RATE_LIMITS=off`), or overrides.
+
+    Overrides are `action=rate` pairs separated by `;` (a rate may hold commas, as in
+    allauth: `login_failed=10/m/ip,5/5m/key;signup=5/m/ip`); an empty rate turns that
+    action's limit off. Unknown actions and malformed rates are refused at start-up.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = env("RATE_LIMITS")
+    if value is None:
+        return dict(defaults)
+    if value.strip().lower() == "off":
+        return False
+    limits = dict(defaults)
+    for item in filter(None, (part.strip() for part in value.split(";"))):
+        action, sep, rate = (piece.strip() for piece in item.partition("="))
+        if not sep or action not in defaults:
+            raise ImproperlyConfigured(
+                f"BAAS_RATE_LIMITS: {item!r} is not `action=rate` with one of the "
+                f"actions {', '.join(sorted(defaults))}."
+            )
+        if rate and not all(RATE.fullmatch(part.strip()) for part in rate.split(",")):
+            raise ImproperlyConfigured(
+                f"BAAS_RATE_LIMITS: {rate!r} is not a rate such as 10/m/ip or 5/5m/key."
+            )
+        limits[action] = rate
+    return limits

@@ -19,8 +19,10 @@ from baas.config import (
     generate_secret_key,
     is_rsa_private_key,
     persistent_secret,
+    rate_limits_from_env,
     social_providers_from_env,
 )
+from baas.cors import ALLOW_HEADERS, EXPOSE_HEADERS, cors_policy
 
 BAAS_ENV = env("ENV", "development")
 PRODUCTION = BAAS_ENV == "production"
@@ -62,6 +64,16 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- CORS (docs/configuration.md): browser apps on other origins ------------------------
+_cors = cors_policy(PRODUCTION)
+CORS_ALLOWED_ORIGINS = _cors.origins
+CORS_ALLOWED_ORIGIN_REGEXES = _cors.origin_regexes
+CORS_ALLOW_ALL_ORIGINS = _cors.any_origin
+CORS_ALLOW_CREDENTIALS = _cors.credentials
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_HEADERS = ALLOW_HEADERS
+CORS_EXPOSE_HEADERS = EXPOSE_HEADERS
+
 # --- apps -----------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -69,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -90,6 +103,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CORS headers on every answer below it, errors and record routes included.
+    "apps.core.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.static.StaticFilesMiddleware",  # WhiteNoise
@@ -102,6 +117,8 @@ MIDDLEWARE = [
     "apps.accounts.ratelimit.RateLimitResponseMiddleware",
     # Record routes are answered here: what follows serves cookie sessions only.
     "apps.collections.api.record_routes.RecordRoutesMiddleware",
+    # Code checks lock their flow's session, read to saved (outside SessionMiddleware).
+    "apps.accounts.codelock.CodeAttemptLockMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -208,9 +225,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# What tasks print (the console mail backend) goes to the worker's stdout as it is, not
+# into the log as warnings.
+CELERY_WORKER_REDIRECT_STDOUTS = False
+# Celery 6's default, set now (and its deprecation warning gone): a task that cannot be
+# acknowledged after a lost broker connection is cancelled and delivered again.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 if CELERY_BROKER_URL.startswith("redis"):
-    # Longer than any task or ETA, or Redis redelivers the task while it still runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than any task or ETA, or Redis redelivers the task while it still runs.
+        "visibility_timeout": 3600,
+        # A publish to a broker that is down fails at once (kombu's default retries
+        # for seconds); the outbox keeps the task (apps.core.outbox).
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "socket_connect_timeout": 2,
+    }
+# Seconds between runs of the beat task that publishes what the outbox kept.
+BAAS_OUTBOX_INTERVAL = max(env_int("OUTBOX_INTERVAL", 15), 1)
 
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -249,20 +282,25 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{BAAS_APP_NAME}] "
 ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND = True
 ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = True
 # Per IP and per account (key); IPs come from REMOTE_ADDR unless proxies are trusted.
-ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
-    "signup": "20/m/ip",
-    "reset_password": "20/m/ip,5/m/key",
-    "reset_password_from_key": "20/m/ip",
-    "request_login_code": "20/m/ip,3/m/key",
-    "confirm_email": "1/3m/key",
-    "change_password": "5/m/user",
-    "manage_email": "10/m/user",
-    "reauthenticate": "10/m/ip",
-    "guest": "10/m/ip",  # guest accounts created (apps.accounts.guests)
-    "account_export": "5/h/user",  # GDPR exports (apps.accounts.export)
-}
+# BAAS_RATE_LIMITS overrides them (docs/configuration.md).
+ACCOUNT_RATE_LIMITS = rate_limits_from_env(
+    {
+        "login": "30/m/ip",
+        "login_failed": "10/m/ip,5/5m/key",
+        "signup": "20/m/ip",
+        "reset_password": "20/m/ip,5/m/key",
+        "reset_password_from_key": "20/m/ip",
+        "request_login_code": "20/m/ip,3/m/key",
+        "confirm_email": "1/3m/key",
+        "change_password": "5/m/user",
+        "manage_email": "10/m/user",
+        "reauthenticate": "10/m/ip",
+        "guest": "10/m/ip",  # guest accounts created (apps.accounts.guests)
+        "account_export": "5/h/user",  # GDPR exports (apps.accounts.export)
+    }
+)
+if ACCOUNT_RATE_LIMITS is False:
+    MFA_RATE_LIMITS = False  # (passkey logins: allauth.mfa's own limit)
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
@@ -392,6 +430,9 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"server_errors_only": {"()": "baas.logs.ServerErrorsOnly"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+    # Django logs every 4xx answer as a warning ("Not Found: ..."): expected, not news.
+    "loggers": {"django.request": {"filters": ["server_errors_only"]}},
 }

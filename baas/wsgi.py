@@ -2,10 +2,14 @@
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 from baas import lifecycle
+from baas.request_body import RequestBodyMiddleware
 
 lifecycle.worker_started()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
-application = get_wsgi_application()
+application = RequestBodyMiddleware(
+    get_wsgi_application(), limit=settings.BAAS_MAX_BODY_SIZE
+)

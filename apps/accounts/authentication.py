@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
+from allauth.usersessions.models import UserSession
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -49,6 +51,21 @@ class BearerAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+def access_token_session(token: str) -> str | None:
+    """The device session of a valid access token (signature, audience, expiry), for
+    allauth's own endpoints: a live session of the token's own active account, or one that
+    has ended (allauth then answers 410 `session_ended`, telling the app to sign in
+    again); never a live session of another account (None: not signed in, 401)."""
+    payload = _verified_payload(token)
+    if payload is None:
+        return None
+    key = payload["_session"]
+    if active_user(payload["sub"], key) is not None:
+        return key
+    live = Session.objects.filter(session_key=key, expire_date__gt=timezone.now())
+    return None if live.exists() else key
+
+
 _verified: dict[str, dict] = {}
 MAX_VERIFIED = 10_000
 
@@ -77,6 +94,8 @@ def _verified_payload(token: str) -> dict | None:
     payload = dict(result[1])
     if payload.get("aud") != settings.JWT_AUDIENCE:
         return None
+    if "exp" not in payload:  # (the decoder checks `exp` only when it is there)
+        return None
     payload["_session"] = session_key_from_sid(payload["sid"])
     if not payload["_session"]:
         return None
@@ -87,17 +106,22 @@ def _verified_payload(token: str) -> dict | None:
 
 
 _USER_COLUMNS = [f.attname for f in User._meta.concrete_fields]
+# A device session is a Django session plus allauth's record of whose it is (both made
+# at sign-in, both deleted when it ends: apps.accounts.sessions).
 _USER_SQL = (
     f"SELECT {', '.join(_USER_COLUMNS)} FROM {User._meta.db_table} "
-    "WHERE id = %s AND is_active AND EXISTS (SELECT 1 FROM django_session "
-    "WHERE session_key = %s AND expire_date > %s)"
+    f"WHERE id = %s AND is_active AND EXISTS (SELECT 1 FROM {Session._meta.db_table} s "
+    f"JOIN {UserSession._meta.db_table} u ON u.session_key = s.session_key "
+    f"WHERE s.session_key = %s AND s.expire_date > %s "
+    f"AND u.user_id = {User._meta.db_table}.id)"
 )
 
 
 def active_user(user_id, session_key: str) -> User | None:
-    """The active account with this id while its device session lives, read on every
-    request (a deactivated account or an ended session is refused at once), with one
-    raw indexed query: this is on every authenticated request's path."""
+    """The active account with this id while its device session lives and is its own,
+    read on every request (a deactivated account, an ended session or another account's
+    session is refused at once), with one raw indexed query: this is on every
+    authenticated request's path."""
     if not isinstance(user_id, str) or not 0 < len(user_id) <= 15:
         return None
     with connection.cursor() as cursor:

@@ -141,11 +141,36 @@ def _refusing_malformed(parse):
     return wrapper
 
 
+def _add_passkey_input():
+    """allauth's "add a passkey" input, refusing a credential that is not an object.
+
+    allauth verifies the credential only when it is truthy: `false` or `0` passed, an
+    authenticator with that as its credential was stored, and every later read of the
+    account's authenticators answered 500 (found by schemathesis).
+    """
+    from allauth.headless.mfa.inputs import AddWebAuthnInput
+    from allauth.mfa.adapter import get_adapter
+
+    class AddPasskeyInput(AddWebAuthnInput):
+        def clean_credential(self):
+            credential = self.cleaned_data["credential"]
+            if not isinstance(credential, dict):
+                raise get_adapter().validation_error("incorrect_code")
+            return credential
+
+    return AddPasskeyInput
+
+
 def install() -> None:
     """Called from AccountsConfig.ready(): allauth's WebAuthn flows use our server and
     refuse malformed credentials with a 400."""
+    from allauth.headless.mfa.views import ManageWebAuthnView
     from allauth.mfa.webauthn.internal import auth
 
     auth.get_server = webauthn_server
     for name in ("parse_registration_response", "parse_authentication_response"):
         setattr(auth, name, _refusing_malformed(getattr(auth, name)))
+    ManageWebAuthnView.input_class = {
+        **ManageWebAuthnView.input_class,
+        "POST": _add_passkey_input(),
+    }

@@ -16,6 +16,7 @@ import yaml
 from django.test.utils import override_settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
+from apps.accounts.openapi_allauth import correct_components, correct_operations
 from apps.core.openapi import BEARER, BEARER_SCHEME
 
 ALLAUTH_PREFIX = "/_allauth/app/"
@@ -115,6 +116,8 @@ def _allauth_spec() -> dict:
     allauth_schema.specify_signup_fields(spec)
     allauth_schema.specify_custom_signup_form(spec)
     _specify_login_methods(spec)
+    correct_components(spec)
+    correct_operations(spec)
     _prune_components(spec)
     return spec
 
@@ -137,6 +140,7 @@ def add_auth_paths(result: dict) -> None:
     known = {tag["name"] for tag in tags}
     tags.extend(tag for tag in spec.get("tags", []) if tag["name"] not in known)
     add_account_paths(result)
+    correct_operations(result)
 
 
 # --- guest accounts, account deletion, GDPR export (apps.accounts.api.*_views) ------------
@@ -179,7 +183,7 @@ def add_account_paths(result: dict) -> None:
     )
     reauthenticate = _allauth_ref(
         "responses",
-        "ReauthenticationRequired",
+        "AuthenticationOrReauthentication",
         {"description": "Reauthenticate first (POST /api/v1/auth/reauthenticate)."},
         result,
     )

@@ -12,19 +12,39 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from allauth.core.internal.httpkit import get_authorization_credential
+from allauth.headless import app_settings as headless_settings
 from allauth.headless.tokens.strategies.jwt import JWTTokenStrategy
 from allauth.headless.tokens.strategies.jwt import internal as jwt_internal
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts import sessions
+from apps.accounts.authentication import access_token_session
 
 
 class TokenStrategy(JWTTokenStrategy):
     def get_claims(self, user) -> dict[str, Any]:
         return {"aud": settings.JWT_AUDIENCE}
+
+    def get_session_token(self, request: HttpRequest) -> str | None:
+        """The flow's X-Session-Token, else the device session of the bearer access
+        token, which allauth's own endpoints accept only as the rest of the API does
+        (authentication.access_token_session); once per request."""
+        token = request.headers.get("x-session-token")
+        if token:
+            return token
+        if not hasattr(request, "_bearer_session"):
+            credential = get_authorization_credential(
+                request, headless_settings.JWT_AUTHORIZATION_HEADER_SCHEME
+            )
+            request._bearer_session = (
+                None if credential is None else access_token_session(credential)
+            )
+        return request._bearer_session
 
     def refresh_token(self, refresh_token: str) -> tuple[str, str] | None:
         """Rotate: the presented token is spent and a new pair is issued. A token that

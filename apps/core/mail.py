@@ -1,6 +1,7 @@
-"""Outgoing mail is queued: Django's EMAIL_BACKEND here only enqueues a Celery task, and
-the worker sends through the configured backend (BAAS_EMAIL_BACKEND: SMTP, console,
-file), so a slow or unreachable mail server never holds up or fails a request."""
+"""Outgoing mail is queued: Django's EMAIL_BACKEND here only enqueues a Celery task
+through the outbox (apps.core.outbox), and the worker sends through the configured
+backend (BAAS_EMAIL_BACKEND: SMTP, console, file), so a slow or unreachable mail server,
+or a broker that is down, never holds up or fails a request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+
+from apps.core.outbox import enqueue
 
 
 def serialize_message(message) -> dict:
@@ -32,7 +35,7 @@ def serialize_message(message) -> dict:
 class QueuedEmailBackend(BaseEmailBackend):
     def send_messages(self, email_messages) -> int:
         for message in email_messages:
-            send_email.delay(serialize_message(message))
+            enqueue(send_email.name, serialize_message(message))
         return len(email_messages)
 
 

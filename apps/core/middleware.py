@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import orjson
+import redis
 from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
 
 from apps.core.errors import json_error
 
@@ -22,7 +25,8 @@ def json_object(response) -> dict | None:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse declared oversize bodies with 413 before reading them."""
+    """Refuse declared oversize bodies with 413 before reading them; a chunked body that
+    reached Django unread (not through baas/request_body.py) with 411, never as empty."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -36,6 +40,13 @@ class BodySizeLimitMiddleware:
                 return json_error(400, "bad_request", "Invalid Content-Length.")
             if size > settings.BAAS_MAX_BODY_SIZE:
                 return json_error(413, "too_large", "The request body is too large.")
+        elif "HTTP_TRANSFER_ENCODING" in request.META:
+            # Django would read the body as empty: a PATCH would answer 200 unchanged.
+            return json_error(
+                411,
+                "length_required",
+                "This server cannot read a body without Content-Length here; send one.",
+            )
         return self.get_response(request)
 
 
@@ -45,6 +56,7 @@ ERROR_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    411: "length_required",
     413: "too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
@@ -84,6 +96,24 @@ class ErrorEnvelopeMiddleware:
                     replacement[header] = response[header]
             return replacement
         return response
+
+    def process_exception(self, request, exception):
+        """Redis (cache, rate limits) down: 503 with Retry-After, as API.md promises for
+        a dependency that is down, not a 500. A session that another request of the same
+        device ended (signed out, replaced) while this one ran cannot be saved: 409."""
+        if isinstance(exception, redis.ConnectionError | redis.TimeoutError):
+            response = json_error(
+                503, "unavailable", "A service the server needs is down; try again."
+            )
+            response["Retry-After"] = "5"
+            return response
+        if isinstance(exception, UpdateError | SessionInterrupted):
+            return json_error(
+                409,
+                "session_changed",
+                "Another request ended this session while this one ran; sign in again.",
+            )
+        return None
 
     @staticmethod
     def _has_envelope(response) -> bool:

@@ -87,6 +87,8 @@ def install_common_components(result: dict) -> None:
             {"description": description, "content": json_content(ref("Error"))},
         )
     components.setdefault("securitySchemes", {}).setdefault(BEARER, BEARER_SCHEME)
+    # Relative: the server that serves the document (every path starts with /api/v1).
+    result.setdefault("servers", [{"url": "/", "description": "This server."}])
 
 
 def add_operation(result: dict, path: str, method: str, operation: dict) -> None:

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.core.mail import send_email  # noqa: F401  (registered with the worker)
+from apps.core.outbox import deliver  # noqa: F401  (registered with the worker)
 
 
 @shared_task(name="baas.core.touch")

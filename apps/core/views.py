@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import wraps
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.core.errors import json_error
+
+SAFE_METHODS = ("GET", "HEAD")
 
 
-@require_GET
+def probe(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    """GET and HEAD only; any other method is 405 in the JSON envelope with `Allow`
+    (not the HTML page of a CSRF refusal: a probe changes nothing, so needs no token)."""
+
+    @csrf_exempt
+    @wraps(view)
+    def only_safe_methods(request: HttpRequest) -> HttpResponse:
+        if request.method not in SAFE_METHODS:
+            response = json_error(
+                405, "method_not_allowed", f"{request.method} is not allowed here."
+            )
+            response["Allow"] = ", ".join(SAFE_METHODS)
+            return response
+        return view(request)
+
+    return only_safe_methods
+
+
+@probe
 def healthz(request):
     """The process is alive and serving."""
     return JsonResponse({"status": "ok"})
@@ -41,7 +65,7 @@ def _check_broker() -> None:
 CHECKS = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
 
 
-@require_GET
+@probe
 def readyz(request):
     """Every dependency answers; 503 with Retry-After otherwise."""
     results = {}

@@ -245,3 +245,36 @@ def test_schema_endpoints_also_answer_401_with_www_authenticate(db, path):
     client.credentials(HTTP_AUTHORIZATION="Bearer garbage")
     assert_401(client.get(path))
     assert_401(APIClient().get(path))
+
+
+def forge(claims: dict) -> str:
+    """An access token with these claims, signed with the server's real key."""
+    from allauth.headless.tokens.strategies.jwt.internal import _get_jwt_config
+
+    config = _get_jwt_config()
+    return jwt.encode(claims, config.signing_key, algorithm=config.algorithm)
+
+
+def test_a_token_naming_one_account_with_the_session_of_another_is_401(
+    db, user_token, superuser, app_user
+):
+    """Defence in depth (it takes the signing key): the session must be the account's."""
+    _, claims, _ = parts(user_token)
+    forged = forge({**claims, "sub": superuser.pk})  # app_user's live session
+    for path in (RECORDS, "/api/v1/collections"):
+        assert_401(client_with(forged).get(path), superuser.email, app_user.email)
+    # allauth's own endpoints do not take it for either account either.
+    session = client_with(forged).get("/api/v1/auth/session")
+    assert session.status_code == 401, session.content
+    assert superuser.email not in session.content.decode()
+    assert app_user.email not in session.content.decode()
+    assert client_with(user_token).get(RECORDS).status_code == 200  # the real one works
+
+
+def test_a_correctly_signed_token_without_an_expiry_is_401(db, admin_token, superuser):
+    _, claims, _ = parts(admin_token)
+    forged = forge({k: v for k, v in claims.items() if k != "exp"})
+    assert_401(client_with(forged).get(RECORDS), superuser.email)
+    session = client_with(forged).get("/api/v1/auth/session")
+    assert session.status_code == 401, session.content
+    assert superuser.email not in session.content.decode()

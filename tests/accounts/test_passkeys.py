@@ -309,7 +309,8 @@ def test_malformed_registrations_are_a_client_error(db, app_user, device):
     good = device.create(creation_options)
     broken = copy.deepcopy(good)
     broken["response"]["attestationObject"] = b64url(b"\xa1garbage")
-    for credential in [None, "x", {}, broken, {**good, "response": {}}]:
+    # (false and 0 once skipped allauth's check and stored a broken authenticator)
+    for credential in [None, "x", {}, False, 0, True, broken, {**good, "response": {}}]:
         client.get(WEBAUTHN)
         response = client.post(
             WEBAUTHN, {"name": "x", "credential": credential}, format="json"

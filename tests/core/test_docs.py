@@ -26,14 +26,52 @@ def body_of(response) -> bytes:
     )
 
 
-def test_docs_page_is_html_that_points_at_our_openapi_document():
-    response = Client().get("/api/docs")
+def start_up_script(client: Client, html: str) -> str:
+    """The page's own script (/api/docs?script), the one asset that is not a file."""
+    (url,) = [a for a in assets_of(html) if a.startswith("/api/docs?")]
+    response = client.get(url)
+    assert response.status_code == 200, url
+    assert response["Content-Type"].startswith("application/javascript")
+    return response.content.decode()
+
+
+def test_docs_page_is_html_whose_script_loads_our_openapi_document():
+    client = Client()
+    response = client.get("/api/docs")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
-    html = response.content.decode()
-    assert "/api/v1/openapi.json" in html
+    script = start_up_script(client, response.content.decode())
+    assert "/api/v1/openapi.json" in script
     # "Authorize" reloads the document with the bearer token, so keys see their collections.
-    assert re.search(r'schemaAuthNames = \[\s*"bearer"\s*\]', html)
+    assert re.search(r'schemaAuthNames = \[\s*"bearer"\s*\]', script)
+
+
+def test_docs_page_has_a_strict_content_security_policy_and_no_inline_code():
+    response = Client().get("/api/docs")
+    policy = directives(response["Content-Security-Policy"])
+    assert policy["default-src"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"]
+    assert policy["style-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    html = response.content.decode()
+    assert "<style" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "an inline script"
+    assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
+
+
+def test_the_console_has_a_strict_content_security_policy():
+    response = Client().get("/console/")
+    assert response.status_code == 200
+    policy = directives(response["Content-Security-Policy"])
+    assert policy["default-src"] == ["'none'"]
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+    assert "<script>" not in response.content.decode()
+
+
+def directives(header: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as {directive: [sources]}."""
+    parts = [item.split() for item in header.split(";") if item.strip()]
+    return {name: sources for name, *sources in parts}
 
 
 def test_docs_assets_are_served_by_our_own_server():

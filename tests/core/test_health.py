@@ -64,3 +64,20 @@ def test_readyz_is_503_when_the_database_is_down_and_says_nothing_internal(monke
 
 def test_readyz_only_answers_get():
     assert Client().post("/readyz").status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/v1/openapi.json"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_wrong_method_on_an_operational_endpoint_is_405_in_the_envelope(path, method):
+    client = Client(enforce_csrf_checks=True)  # as a real server: no CSRF page either
+    response = getattr(client, method)(path, b"{}", content_type="application/json")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["code"] == "method_not_allowed"
+    assert {m.strip() for m in response["Allow"].split(",")} >= {"GET", "HEAD"}
+
+
+def test_probes_answer_head_as_load_balancers_send_it():
+    response = Client().head("/healthz")
+    assert response.status_code == 200

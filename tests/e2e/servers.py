@@ -26,7 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+# `baas` as installed: scripts/test points BAAS_RUNTIME_BIN at a virtualenv with the
+# runtime dependencies only (.venv-runtime/bin); a plain pytest runs its own .venv/bin/baas.
+BIN = Path(os.environ.get("BAAS_RUNTIME_BIN") or Path(sys.executable).parent)
 BAAS = str(BIN / "baas")  # .venv/bin/baas, as README says
 PYTHON = sys.executable
 STARTUP_TIMEOUT = 90.0
@@ -99,8 +101,9 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     }
     # A fresh terminal: the virtualenv is not activated, so `baas` is not on PATH.
     path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    venvs = {BIN.resolve(), Path(sys.executable).parent.resolve()}
     env["PATH"] = os.pathsep.join(
-        p for p in path if p and Path(p).resolve() != BIN.resolve()
+        p for p in path if p and Path(p).resolve() not in venvs
     )
     env["BAAS_DATA_DIR"] = str(data_dir)
     env.update(extra)

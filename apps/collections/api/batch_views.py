@@ -55,7 +55,8 @@ BATCH_RESPONSE = {
                 "properties": {
                     "status": {"type": "integer", "enum": [200, 201, 204]},
                     "body": {
-                        "nullable": True,
+                        # (no `type`: any JSON value, null included; OpenAPI 3.0 allows
+                        # `nullable` only beside a `type`)
                         "description": "What the single request would have returned; "
                         "null for a delete.",
                     },

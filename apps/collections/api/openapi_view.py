@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models import Count, Max, Sum
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from apps.accounts.authentication import BearerAuthentication
 from apps.accounts.openapi import BearerAuthenticationScheme  # noqa: F401 (registers it)
 from apps.collections.api.openapi import sees_collections
 from apps.collections.models import Collection
+from apps.core.csp import set_policy
 from apps.core.openapi import BEARER
 
 #: (full document?, api version) -> (fingerprint, document)
@@ -76,12 +77,21 @@ class OpenApiView(SpectacularAPIView):
         return response
 
 
-class DocsView(SpectacularSwaggerView):
-    """GET /api/docs: Swagger UI from our own static files; Authorize reloads the document."""
+class DocsView(SpectacularSwaggerSplitView):
+    """GET /api/docs: Swagger UI from our own static files; Authorize reloads the document.
+
+    The split view serves the start-up script from /api/docs?script, so the page has no
+    inline code and runs under a strict Content-Security-Policy (apps/core/csp.py).
+    """
 
     url_name = "openapi"
+    template_name = "api_docs/swagger_ui.html"
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return set_policy(response)
 
     def _get_schema_auth_names(self):
         return [BEARER]

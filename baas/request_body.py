@@ -1,0 +1,118 @@
+"""WSGI middleware around Django: request bodies as the HTTP server delivers them.
+
+Chunked bodies. For a request sent with `Transfer-Encoding: chunked` (or an HTTP/2 body
+sent without content-length) the server (granian, a2wsgi under uvicorn) passes the body in
+`wsgi.input` but no CONTENT_LENGTH, and Django reads a body without CONTENT_LENGTH as
+empty: a PATCH answered 200 having changed nothing. Here such a body is read in full, up to BAAS_MAX_BODY_SIZE, and handed
+on with its length. A longer one is handed on with the length received so far, which is
+over the limit, so apps.core.middleware.BodySizeLimitMiddleware answers 413.
+
+Unread bodies. When Django answers without reading the body (a 401, 403 or 404 decided
+from the headers) before the client has sent all of it, granian closes the kept-alive
+connection after the response without saying so, and a client that reuses the connection
+at once loses its next request ("server disconnected without sending a response"). So
+what the application left unread is read and dropped before the response is handed to
+the server; a body too large to read is answered with `Connection: close` instead.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+
+CHUNK = 64 * 1024
+#: methods whose requests come without a body (unless they say otherwise)
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+StartResponse = Callable[..., Callable[[bytes], object]]
+
+
+class RequestBodyMiddleware:
+    """Chunked bodies read in full; unread bodies drained; both bounded by `limit`."""
+
+    def __init__(self, app: Callable, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH")
+        if not length:
+            if (
+                environ.get("REQUEST_METHOD") in BODILESS
+                and "HTTP_TRANSFER_ENCODING" not in environ
+            ):
+                return self.app(environ, start_response)  # GET, HEAD: the hot path
+            return self._unsized(environ, start_response)
+        try:
+            declared = int(length)
+        except ValueError:  # BodySizeLimitMiddleware answers 400
+            declared = 0
+        if declared <= 0:
+            return self.app(environ, start_response)
+        if declared > self.limit:  # refused unread (413): the connection cannot go on
+            return self._respond(environ, start_response, drain=None, close=True)
+        return self._respond(environ, start_response, drain=environ["wsgi.input"])
+
+    def _unsized(self, environ: dict, start_response: StartResponse):
+        """A body without Content-Length: chunked (HTTP/1.1) or streamed (HTTP/2)."""
+        stream = environ["wsgi.input"]
+        body, complete = self._read(stream, self.limit)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body if complete else b"")
+        return self._respond(environ, start_response, drain=None, close=not complete)
+
+    @staticmethod
+    def _read(stream, limit: int, *, keep: bool = True) -> tuple[bytes, bool]:
+        """Up to limit + 1 bytes: (what was read if `keep`, whether that was all)."""
+        parts, size = [], 0
+        while size <= limit:
+            part = stream.read(min(CHUNK, limit + 1 - size))
+            if not part:
+                return b"".join(parts), True
+            if keep:
+                parts.append(part)
+            size += len(part)
+        return b"".join(parts), False
+
+    def _respond(self, environ, start_response, *, drain, close: bool = False):
+        """Run the application, drain what it left unread, then start the response:
+        the server sends nothing before start_response (PEP 3333 lets an application
+        call it as late as just before its first body bytes)."""
+        deferred = _DeferredStart(start_response)
+        result = self.app(environ, deferred)
+        if drain is not None:
+            close = not self._read(drain, self.limit, keep=False)[1]
+        deferred.start(close=close)
+        return result
+
+
+class _DeferredStart:
+    """start_response held back until `start()`, which may add `Connection: close`."""
+
+    def __init__(self, start_response: StartResponse) -> None:
+        self.start_response = start_response
+        self.pending: tuple | None = None
+        self.write: Callable[[bytes], object] | None = None
+        self.close = False
+
+    def __call__(self, status: str, headers: list, exc_info=None):
+        if self.write is not None:  # already started: an error after the first bytes
+            return self.start_response(status, headers, exc_info)
+        self.pending = (status, headers, exc_info)
+        return self._write
+
+    def start(self, *, close: bool) -> None:
+        self.close = close
+        if self.pending is not None:
+            status, headers, exc_info = self.pending
+            self.pending = None
+            if self.close:
+                headers = [*headers, ("Connection", "close")]
+            self.write = self.start_response(status, headers, exc_info)
+
+    def _write(self, data: bytes) -> object:
+        """write(), for an application that uses it (Django does not)."""
+        if self.write is None:
+            self.start(close=self.close)
+        assert self.write is not None
+        return self.write(data)
