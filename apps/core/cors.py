@@ -12,12 +12,21 @@ from corsheaders.middleware import CorsMiddleware as LibraryCorsMiddleware
 
 
 class CorsMiddleware(LibraryCorsMiddleware):
-    """django-cors-headers, skipped outright when the request has no Origin."""
+    """django-cors-headers, skipped when the request has no Origin; the answer still says
+    `Vary: Origin` (under /api/), so that a shared cache that stored it for a request
+    without Origin does not hand that copy, without CORS headers, to a browser app."""
 
     sync_capable = True
     async_capable = False
 
     def __call__(self, request):
-        if "HTTP_ORIGIN" not in request.META:
-            return self.get_response(request)
-        return super().__call__(request)
+        if "HTTP_ORIGIN" in request.META:
+            return super().__call__(request)
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers["Vary"] = "Origin"
+            elif "origin" not in vary.lower():
+                response.headers["Vary"] = vary + ", Origin"
+        return response

@@ -28,6 +28,7 @@ def test_a_record_list_is_gzipped_for_a_client_that_accepts_it(notes, admin):
     assert zipped.status_code == 200
     assert zipped["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in zipped["Vary"]
+    assert "Origin" in zipped["Vary"]  # (apps/core/cors.py, for shared caches)
     assert len(zipped.content) < len(plain.content)
     assert orjson.loads(gzip.decompress(zipped.content)) == plain.json()
     assert len(plain.json()["items"]) == 20
