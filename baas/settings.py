@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.collections",
+    "apps.records",
     "apps.rules",
     "admin_ui",
 ]
@@ -116,7 +117,7 @@ MIDDLEWARE = [
     # idempotency, so a 429 is never stored and replayed).
     "apps.accounts.ratelimit.RateLimitResponseMiddleware",
     # Record routes are answered here: what follows serves cookie sessions only.
-    "apps.collections.api.record_routes.RecordRoutesMiddleware",
+    "apps.records.api.record_routes.RecordRoutesMiddleware",
     # Code checks lock their flow's session, read to saved (outside SessionMiddleware).
     "apps.accounts.codelock.CodeAttemptLockMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -392,7 +393,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "apps.collections.api.openapi.add_collection_paths",
+        "apps.records.api.openapi.add_collection_paths",
     ],
 }
 
@@ -402,7 +403,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = BAAS_MAX_BODY_SIZE
 BAAS_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 # Stored responses for Idempotency-Key: at least 24 h (API.md), pruned by a beat task.
 BAAS_IDEMPOTENCY_TTL = max(env_int("IDEMPOTENCY_TTL", 86400), 86400)
-# Delta sync tombstones (apps.collections.changelog): older ones are pruned by a beat task.
+# Delta sync tombstones (apps.records.changelog): older ones are pruned by a beat task.
 BAAS_CHANGES_RETENTION_DAYS = max(env_int("CHANGES_RETENTION_DAYS", 30), 1)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

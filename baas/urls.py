@@ -5,8 +5,8 @@ from django.urls import include, path
 
 from admin_ui.views import console_home
 from apps.accounts.headless_urls import headless_urlpatterns
-from apps.collections.api.openapi_view import DocsView, OpenApiView
 from apps.core import views as core_views
+from apps.records.api.openapi_view import DocsView, OpenApiView
 
 # allauth's headless API for the `app` client, served under /api/v1 (API.md); the
 # `browser` client (session cookie + CSRF, for web apps) under /api/browser/v1; both
@@ -23,6 +23,7 @@ auth_patterns = [
 
 urlpatterns = [
     # Records first: the hot paths should not be matched against every auth route.
+    path("api/v1/", include("apps.records.api.urls")),
     path("api/v1/", include("apps.collections.api.urls")),
     path("healthz", core_views.healthz),
     path("readyz", core_views.readyz),

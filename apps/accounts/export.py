@@ -40,9 +40,9 @@ from apps.collections.dynamic import cache
 from apps.collections.field_types import get_type
 from apps.collections.field_types.date import format_datetime
 from apps.collections.models import Collection, Field
-from apps.collections.record_view import RecordView
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.renderers import dumps
+from apps.records.record_view import RecordView
 
 FORMAT = "baas.account-export.v1"
 BATCH = 200  # records rendered and written at a time

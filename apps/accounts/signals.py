@@ -28,8 +28,8 @@ def log_user_change(
 ) -> None:
     if raw or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # fixtures; a login changes nothing a client syncs
-    from apps.collections import changelog
     from apps.collections.dynamic import cache
+    from apps.records import changelog
 
     spec = cache.current_spec("id", "users")
     if spec is not None:  # (absent only while the database is being set up)

@@ -82,7 +82,7 @@ class Change(models.Model):
     """One committed write to a record: the change log (DESIGN.md decision 5).
 
     Ordered by (`txid`, `seq`), not by `seq` alone: on PostgreSQL a transaction can take
-    a lower `seq` and commit after one with a higher `seq` (apps.collections.changelog).
+    a lower `seq` and commit after one with a higher `seq` (apps.records.changelog).
     """
 
     UPSERT = "upsert"

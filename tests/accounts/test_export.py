@@ -215,7 +215,7 @@ def test_a_guest_exports_its_account_with_a_null_email(db):
 
 
 def test_many_records_are_exported_in_batches_completely(schema_db, admin, app_user):
-    from apps.collections.records import record_create
+    from apps.records.records import record_create
 
     make_collection(admin, "events", {"name": "n", "type": "number"}, relation("owner"))
     from apps.accounts.models import User

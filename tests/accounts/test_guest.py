@@ -436,7 +436,7 @@ def test_an_account_whose_address_is_removed_stores_null_not_empty(db):
 def test_the_openapi_document_describes_the_account_endpoints(db):
     from openapi_spec_validator import validate
 
-    from apps.collections.api import openapi_view
+    from apps.records.api import openapi_view
 
     openapi_view.forget_documents()
     response = APIClient().get("/api/v1/openapi.json")

@@ -12,7 +12,7 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from rest_framework.test import APIClient
 
-from apps.collections.api import openapi_view
+from apps.records.api import openapi_view
 from tests.conftest import USER_PASSWORD
 
 OPENAPI = "/api/v1/openapi.json"

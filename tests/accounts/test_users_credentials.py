@@ -2,7 +2,7 @@
 never written, by the account itself, a superuser or an API key; profile fields that
 app teams add are, and rules can read them as @request.auth.<field>.
 
-(tests/collections/test_records_crud.py already covers listing and reading users as a
+(tests/records/test_records_crud.py already covers listing and reading users as a
 superuser or a read key without credential columns, and creating users with them.)"""
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.collections import records
 from apps.collections.dynamic import cache
 from apps.collections.models import Collection
 from apps.collections.services import get_spec
 from apps.core.idempotency import actor_scope, derive_keys
 from apps.core.models import IdempotencyRecord
 from apps.core.tasks import prune_idempotency_records
+from apps.records import records
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, client_with, login, on_postgres
 
 NOTES = "/api/v1/collections/notes/records"

@@ -248,7 +248,7 @@ class World:
         return spec, cache.model_for(spec)
 
     def snapshot(self, kind: str) -> list[dict]:
-        from apps.collections.records_io import row_attnames
+        from apps.records.records_io import row_attnames
 
         spec, model = self.model(kind)
         return list(model.objects.order_by("id").values(*row_attnames(spec)))
@@ -264,7 +264,7 @@ class World:
         }
 
     def _create(self, kind: str, **data) -> dict:
-        from apps.collections.records import record_create
+        from apps.records.records import record_create
 
         return record_create(
             actor=self.superuser, collection=COLLECTION[kind], data=data
@@ -272,7 +272,7 @@ class World:
 
     def reset(self, kind: str, *, with_deleted: bool) -> Scene:
         """Fresh rows for one cell: alice's marked record and bob's record."""
-        from apps.collections.records import record_delete
+        from apps.records.records import record_delete
 
         _, model = self.model(kind)
         model.objects.all().delete()

@@ -44,7 +44,7 @@ LEAKS = (*BOB_PRIVATE, *HIDDEN, BOB_NOTE, "Traceback", "SELECT ", "psycopg", "sq
 class World:
     def __init__(self) -> None:
         from apps.accounts.models import User
-        from apps.collections.records import record_create
+        from apps.records.records import record_create
 
         User.objects.create_superuser(email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
         alice = User.objects.create_user(

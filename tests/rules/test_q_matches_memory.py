@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from apps.collections.access import Access
 from apps.collections.dynamic import cache
-from apps.collections.records import _fetch, record_create
 from apps.collections.rule_fields import RecordResolver
 from apps.collections.services import collection_create, collection_update, get_spec
+from apps.records.records import _fetch, record_create
 from apps.rules.compiler import RuleError, compile_q, evaluate
 from apps.rules.parser import RuleSyntaxError, parse
 from tests.conftest import shared_world
@@ -171,7 +171,7 @@ class World:
         )
 
     def _record(self, collection: str, pk: str, **values) -> None:
-        from apps.collections.records import record_update
+        from apps.records.records import record_update
 
         record_update(
             actor=self.superuser, collection=collection, record_id=pk, data=values

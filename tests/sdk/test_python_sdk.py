@@ -449,7 +449,7 @@ def test_a_token_from_before_pruned_deletes_raises_resync_required(posts):
 
     from django.utils import timezone
 
-    from apps.collections import changelog
+    from apps.records import changelog
 
     gone = posts.create({"title": "gone"})
     old = posts.changes().next

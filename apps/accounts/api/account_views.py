@@ -51,7 +51,7 @@ def account_delete(*, user: User) -> None:
     relation fields' cascade settings decide what happens to what it owns (a relation
     without cascade refuses with 409 and nothing is deleted); end every device session
     and leave the tombstone in the `users` change log, in one transaction."""
-    from apps.collections.records import record_delete
+    from apps.records.records import record_delete
 
     actor = ACCOUNT_SERVICE
     if user.is_superuser:

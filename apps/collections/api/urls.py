@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.collections.api import batch_views, changes_views, read_views, views
+from apps.collections.api import views
 
 urlpatterns = [
     path("collections", views.CollectionListView.as_view(), name="collection-list"),
@@ -9,22 +9,6 @@ urlpatterns = [
         views.CollectionDetailView.as_view(),
         name="collection-detail",
     ),
-    path(
-        "collections/<str:name>/records",
-        read_views.record_list,  # GET lean; other methods: views.RecordListView
-        name="record-list",
-    ),
-    path(
-        "collections/<str:name>/records/<str:record_id>",
-        read_views.record_detail,  # GET lean; others: views.RecordDetailView
-        name="record-detail",
-    ),
-    path(
-        "collections/<str:name>/changes",
-        changes_views.ChangesView.as_view(),
-        name="record-changes",
-    ),
     path("schema", views.SchemaExportView.as_view(), name="schema-export"),
     path("schema/import", views.SchemaImportView.as_view(), name="schema-import"),
-    path("batch", batch_views.BatchView.as_view(), name="batch"),
 ]

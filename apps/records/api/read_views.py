@@ -13,10 +13,10 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.accounts.authentication import BearerAuthentication
-from apps.collections import records, records_list
-from apps.collections.api import views
 from apps.core.errors import envelope, error_items_for
 from apps.core.renderers import dumps
+from apps.records import records, records_list
+from apps.records.api import views
 
 _bearer = BearerAuthentication()
 _ACCEPTED = ("application/json", "application/*", "*/*")

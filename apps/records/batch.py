@@ -15,9 +15,9 @@ from urllib.parse import unquote, urlsplit
 from django.db import transaction
 from django.http import QueryDict
 
-from apps.collections import records, records_list
 from apps.core.errors import error_items_for
 from apps.core.exceptions import ApiError, ErrorItem, InvalidInput
+from apps.records import records, records_list
 
 MAX_OPERATIONS = 100
 ITEM_KEYS = frozenset({"method", "url", "body"})

@@ -1,5 +1,5 @@
 """Delta sync: GET /collections/{name}/changes (API.md "Delta sync") and the change log
-behind it (apps.collections.changelog): order, tokens, paging, access, tombstones,
+behind it (apps.records.changelog): order, tokens, paging, access, tombstones,
 retention."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from apps.collections import changelog
 from apps.collections.models import Change, PrunedChanges
-from apps.collections.tasks import prune_changes
+from apps.records import changelog
+from apps.records.tasks import prune_changes
 from tests.conftest import USER_PASSWORD, client_with, login
 
 POSTS = "/api/v1/collections/posts"

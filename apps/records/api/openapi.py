@@ -14,8 +14,7 @@ from django.db import DatabaseError
 from apps.accounts.apikeys import KeyPrincipal
 from apps.accounts.openapi import add_auth_paths
 from apps.accounts.permissions import is_superuser
-from apps.collections import records_list, services
-from apps.collections.api.openapi_changes import add_changes_path
+from apps.collections import services
 from apps.collections.api.openapi_schema import add_schema_paths
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.ids import ID_LENGTH
@@ -29,6 +28,8 @@ from apps.core.openapi import (
     json_content,
     ref,
 )
+from apps.records import records_list
+from apps.records.api.openapi_changes import add_changes_path
 
 COLLECTION_SCOPES = frozenset({"schema", "records:read", "records:write"})
 ID_CHARS = "[a-z0-9]"  # apps.core.ids.ALPHABET

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import Resolver404, resolve
 
-from apps.collections.api import record_routes
+from apps.records.api import record_routes
 
 RECORDS = "/api/v1/collections/posts/records"
 

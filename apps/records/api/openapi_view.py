@@ -18,10 +18,10 @@ from rest_framework.response import Response
 
 from apps.accounts.authentication import BearerAuthentication
 from apps.accounts.openapi import BearerAuthenticationScheme  # noqa: F401 (registers it)
-from apps.collections.api.openapi import sees_collections
 from apps.collections.models import Collection
 from apps.core.csp import set_policy
 from apps.core.openapi import BEARER
+from apps.records.api.openapi import sees_collections
 
 #: (full document?, api version) -> (fingerprint, document)
 _documents: dict[tuple, tuple[tuple, dict]] = {}

@@ -19,14 +19,11 @@ from django.db import (
 
 from apps.accounts.credentials import OPERATOR_ONLY_FIELDS, operator_wrote_credentials
 from apps.accounts.permissions import is_superuser
-from apps.collections import changelog, fast_read
 from apps.collections.access import Access
 from apps.collections.dynamic import cache
 from apps.collections.field_types import get_type
 from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Field
-from apps.collections.record_view import RecordView
-from apps.collections.records_io import RecordInput, parse_record_input, row_attnames
 from apps.collections.services import get_spec
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.exceptions import (
@@ -38,6 +35,9 @@ from apps.core.exceptions import (
     PreconditionFailed,
 )
 from apps.core.ids import new_id
+from apps.records import changelog, fast_read
+from apps.records.record_view import RecordView
+from apps.records.records_io import RecordInput, parse_record_input, row_attnames
 
 
 def _many_fields(spec: CollectionSpec) -> list[FieldSpec]:
@@ -367,8 +367,8 @@ def record_create(*, actor, collection: str, data) -> dict:
 @retry_on_schema_race
 def record_get(*, actor, collection: str, record_id: str, params=None) -> dict:
     """One record; `params` may hold `fields` and `expand` (as for lists)."""
-    from apps.collections.expand import expand_records, parse_expand
-    from apps.collections.records_list import parse_fields  # it imports this module
+    from apps.records.expand import expand_records, parse_expand
+    from apps.records.records_list import parse_fields  # it imports this module
 
     spec = get_spec(collection, deferred=True)
     access = Access(actor, spec)

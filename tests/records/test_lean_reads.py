@@ -1,4 +1,4 @@
-"""Record GETs skip DRF (apps/collections/api/read_views.py): the answers, headers and
+"""Record GETs skip DRF (apps/records/api/read_views.py): the answers, headers and
 refusals are the same as on every other endpoint."""
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ account and session tracking) serves cookie sessions and does nothing for them b
 time: a quarter of a cached GET, with Django's URL resolving. This middleware sits after
 the ones every API response needs (security headers, gzip, the error envelope, the body
 limit, idempotency) and answers the two record routes of urls.py itself: the same views,
-the same arguments, from urls.py's own patterns (tests/collections/test_record_routes.py).
+the same arguments, from urls.py's own patterns (tests/records/test_record_routes.py).
 """
 
 from __future__ import annotations
 
-from apps.collections.api import urls
+from apps.records.api import urls
 
-#: where baas/urls.py includes apps/collections/api/urls.py
+#: where baas/urls.py includes apps/records/api/urls.py
 _PREFIX = "/api/v1/"
 #: urls.py's own patterns for the two routes, so the two cannot drift apart
 _ROUTES = tuple(

@@ -7,8 +7,8 @@ from django.db.models import F
 from drf_spectacular.generators import SchemaGenerator
 from openapi_spec_validator import validate
 
-from apps.collections.api import openapi_view
 from apps.collections.models import Collection, Field
+from apps.records.api import openapi_view
 
 OPENAPI = "/api/v1/openapi.json"
 COLLECTIONS = "/api/v1/collections"

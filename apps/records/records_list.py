@@ -12,15 +12,15 @@ import zlib
 import orjson
 from django.db.models import Case, F, Q, Value, When
 
-from apps.collections import fast_read
 from apps.collections.access import Access
-from apps.collections.expand import expand_records, parse_expand, split_fields
 from apps.collections.field_types import get_type
-from apps.collections.record_view import RecordView
-from apps.collections.records import retry_on_schema_race
 from apps.collections.rule_fields import field_kind
 from apps.collections.services import get_spec
 from apps.core.exceptions import InvalidInput
+from apps.records import fast_read
+from apps.records.expand import expand_records, parse_expand, split_fields
+from apps.records.record_view import RecordView
+from apps.records.records import retry_on_schema_race
 from apps.rules.parser import RuleSyntaxError
 
 DEFAULT_LIMIT = 50

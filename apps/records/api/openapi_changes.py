@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from apps.collections import changes
 from apps.core.openapi import SECURED, add_operation, error_responses, json_content
+from apps.records import changes
 
 
 def changes_schema(record: dict) -> dict:

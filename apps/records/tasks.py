@@ -7,7 +7,7 @@ from celery import shared_task
 
 @shared_task(name="baas.collections.prune_changes")
 def prune_changes() -> int:
-    """Prune the change log (apps.collections.changelog.prune); idempotent."""
-    from apps.collections import changelog
+    """Prune the change log (apps.records.changelog.prune); idempotent."""
+    from apps.records import changelog
 
     return changelog.prune()

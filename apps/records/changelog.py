@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from apps.collections.field_types import get_type
 from apps.collections.models import Change, Collection, PrunedChanges
-from apps.collections.records_io import row_attnames
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import Gone, InvalidInput
+from apps.records.records_io import row_attnames
 from apps.rules.values import is_empty
 
 Position = tuple[int, int]

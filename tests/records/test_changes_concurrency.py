@@ -1,6 +1,6 @@
 """Delta sync under concurrent writers on PostgreSQL: transactions that take change
 sequence numbers in one order and commit in another never make a reader miss a change
-(apps.collections.changelog: the horizon)."""
+(apps.records.changelog: the horizon)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from apps.collections import changelog, records
 from apps.collections.dynamic import cache
 from apps.collections.models import Change
 from apps.collections.services import get_spec
-from tests.collections.test_changes import changes, create, drain, make_collection, ops
+from apps.records import changelog, records
+from tests.records.test_changes import changes, create, drain, make_collection, ops
 from tests.conftest import on_postgres
 
 pytestmark = on_postgres

@@ -1,4 +1,4 @@
-"""GET /api/v1/collections/{name}/changes: a thin view over apps.collections.changes."""
+"""GET /api/v1/collections/{name}/changes: a thin view over apps.records.changes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.collections import changes
+from apps.records import changes
 
 
 class ChangesView(APIView):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.collections.api import openapi_view
-from tests.collections.test_openapi import COLLECTIONS, OPENAPI
+from apps.records.api import openapi_view
+from tests.records.test_openapi import COLLECTIONS, OPENAPI
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools" / "openapi-lint"
 REDOCLY = TOOLS / "node_modules" / ".bin" / "redocly"

@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apps.collections.access import Access
-from apps.collections.record_view import RecordView
 from apps.collections.spec import FieldSpec
 from apps.core.exceptions import InvalidInput
+from apps.records.record_view import RecordView
 
 MAX_DEPTH = 3  # relations in one expand path
 MAX_PATHS = 10

@@ -1,6 +1,6 @@
 """Delta sync: `GET /collections/{name}/changes` (API.md "Delta sync").
 
-The change log (apps.collections.changelog) says which records changed and in what
+The change log (apps.records.changelog) says which records changed and in what
 order; what a caller receives is decided here, from the records' current state:
 - a record that exists and that the caller may view now: `upsert` with the fields the
   caller may read, as it is now (several changes in one page collapse into one);
@@ -13,13 +13,13 @@ record appear in the log in another order than they committed.
 
 from __future__ import annotations
 
-from apps.collections import changelog
 from apps.collections.access import Access
 from apps.collections.models import Change
-from apps.collections.record_view import RecordView
-from apps.collections.records import retry_on_schema_race
-from apps.collections.records_list import _param_int
 from apps.collections.services import get_spec
+from apps.records import changelog
+from apps.records.record_view import RecordView
+from apps.records.records import retry_on_schema_race
+from apps.records.records_list import _param_int
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

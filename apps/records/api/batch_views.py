@@ -1,4 +1,4 @@
-"""POST /api/v1/batch: a thin view over apps.collections.batch."""
+"""POST /api/v1/batch: a thin view over apps.records.batch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.collections import batch
+from apps.records import batch
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 OPERATION = {
