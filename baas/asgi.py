@@ -45,7 +45,10 @@ application = ProtocolTypeRouter(
         "http": _CoroutineChannels(
             WSGIMiddleware(
                 RequestBodyMiddleware(
-                    get_wsgi_application(), limit=settings.BAAS_MAX_BODY_SIZE
+                    get_wsgi_application(),
+                    limit=settings.BAAS_MAX_BODY_SIZE,
+                    upload_limit=settings.BAAS_MAX_UPLOAD_SIZE,
+                    spool_dir=settings.FILE_UPLOAD_TEMP_DIR,
                 ),
                 workers=HTTP_THREADS,
             )

@@ -26,6 +26,8 @@ def ping() -> str:
 
 PRUNE_IDEMPOTENCY_EVERY = 3600.0  # seconds
 PRUNE_CHANGES_EVERY = 3600.0  # seconds
+FILES_CLEANUP_EVERY = 900.0
+FILES_SWEEP_EVERY = 86400.0
 
 
 @app.on_after_configure.connect
@@ -49,4 +51,14 @@ def schedule_periodic_tasks(sender, **kwargs) -> None:
         PRUNE_CHANGES_EVERY,
         sender.signature("baas.collections.prune_changes"),
         name="prune change log",
+    )
+    sender.add_periodic_task(
+        FILES_CLEANUP_EVERY,
+        sender.signature("baas.files.cleanup"),
+        name="finish interrupted file uploads and deletes",
+    )
+    sender.add_periodic_task(
+        FILES_SWEEP_EVERY,
+        sender.signature("baas.files.sweep"),
+        name="remove files no record holds",
     )

@@ -13,11 +13,15 @@ connection after the response without saying so, and a client that reuses the co
 at once loses its next request ("server disconnected without sending a response"). So
 what the application left unread is read and dropped before the response is handed to
 the server; a body too large to read is answered with `Connection: close` instead.
+
+Uploads. A multipart/form-data body (files) may be up to `upload_limit`; a chunked one is
+spooled to a temporary file on disk, not held in memory.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable, Iterable
 
 CHUNK = 64 * 1024
@@ -30,9 +34,24 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 class RequestBodyMiddleware:
     """Chunked bodies read in full; unread bodies drained; both bounded by `limit`."""
 
-    def __init__(self, app: Callable, limit: int) -> None:
+    def __init__(
+        self,
+        app: Callable,
+        limit: int,
+        *,
+        upload_limit: int | None = None,
+        spool_dir: str | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit or limit
+        self.spool_dir = spool_dir
+
+    def _limit_for(self, environ: dict) -> int:
+        content_type = environ.get("CONTENT_TYPE", "").lower()
+        if content_type.startswith("multipart/form-data"):
+            return self.upload_limit
+        return self.limit
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         length = environ.get("CONTENT_LENGTH")
@@ -49,17 +68,36 @@ class RequestBodyMiddleware:
             declared = 0
         if declared <= 0:
             return self.app(environ, start_response)
-        if declared > self.limit:  # refused unread (413): the connection cannot go on
+        if declared > self._limit_for(environ):  # refused unread (413): cannot go on
             return self._respond(environ, start_response, drain=None, close=True)
         return self._respond(environ, start_response, drain=environ["wsgi.input"])
 
     def _unsized(self, environ: dict, start_response: StartResponse):
         """A body without Content-Length: chunked (HTTP/1.1) or streamed (HTTP/2)."""
         stream = environ["wsgi.input"]
-        body, complete = self._read(stream, self.limit)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ["wsgi.input"] = io.BytesIO(body if complete else b"")
+        limit = self._limit_for(environ)
+        if limit > self.limit:  # an upload: spooled to disk
+            body, size, complete = self._spool(stream, limit)
+        else:
+            data, complete = self._read(stream, limit)
+            body, size = io.BytesIO(data), len(data)
+        environ["CONTENT_LENGTH"] = str(size)
+        environ["wsgi.input"] = body if complete else io.BytesIO(b"")
         return self._respond(environ, start_response, drain=None, close=not complete)
+
+    def _spool(self, stream, limit: int):
+        """Up to limit + 1 bytes into a temporary file: (file, size, whether all)."""
+        spool = tempfile.SpooledTemporaryFile(max_size=CHUNK * 16, dir=self.spool_dir)
+        size = 0
+        while size <= limit:
+            part = stream.read(min(CHUNK, limit + 1 - size))
+            if not part:
+                spool.seek(0)
+                return spool, size, True
+            spool.write(part)
+            size += len(part)
+        spool.close()
+        return None, size, False
 
     @staticmethod
     def _read(stream, limit: int, *, keep: bool = True) -> tuple[bytes, bool]:

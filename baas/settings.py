@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.collections",
     "apps.records",
+    "apps.files",
     "apps.rules",
     "admin_ui",
 ]
@@ -109,7 +110,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.static.StaticFilesMiddleware",  # WhiteNoise
-    "django.middleware.gzip.GZipMiddleware",
+    "apps.core.middleware.GZipMiddleware",
     "apps.core.middleware.ErrorEnvelopeMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
     "apps.core.idempotency.IdempotencyMiddleware",  # inside gzip/envelope: replays too
@@ -405,6 +406,61 @@ BAAS_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 BAAS_IDEMPOTENCY_TTL = max(env_int("IDEMPOTENCY_TTL", 86400), 86400)
 # Delta sync tombstones (apps.records.changelog): older ones are pruned by a beat task.
 BAAS_CHANGES_RETENTION_DAYS = max(env_int("CHANGES_RETENTION_DAYS", 30), 1)
+
+# --- files (apps/files, docs/configuration.md#file-storage) -----------------------------
+# Multipart bodies (file uploads) may be this large; each file field's `max_size` is
+# enforced while reading. JSON bodies keep BAAS_MAX_BODY_SIZE.
+BAAS_MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 1024 * 1024 * 1024)
+# Uploads stream to temporary files here (on disk, never a RAM-backed /tmp).
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(exist_ok=True)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o600
+BAAS_FILE_TOKEN_TTL = env_int("FILE_TOKEN_TTL", 120)
+BAAS_THUMB_MAX_PIXELS = env_int("THUMB_MAX_PIXELS", 60_000_000)
+# Pending uploads (written but never attached) and direct uploads never completed are
+# removed after this long by the cleanup job.
+BAAS_FILES_PENDING_TTL = env_int("FILES_PENDING_TTL", 3600)
+BAAS_S3_BUCKET = env("S3_BUCKET")
+BAAS_S3_ENDPOINT = env("S3_ENDPOINT")  # e.g. https://minio.internal:9000; unset for AWS
+BAAS_S3_REGION = env("S3_REGION", "us-east-1")
+BAAS_S3_PREFIX = (env("S3_PREFIX") or "").strip("/")
+# Downloads larger than this redirect to a presigned URL instead of streaming through
+# the web worker (-1: always stream); presigned URLs last BAAS_S3_URL_TTL seconds.
+BAAS_S3_REDIRECT_SIZE = env_int("S3_REDIRECT_SIZE", 8 * 1024 * 1024)
+BAAS_S3_URL_TTL = env_int("S3_URL_TTL", 300)
+_file_storage: dict = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {
+        "location": str(DATA_DIR / "storage"),
+        "file_permissions_mode": 0o600,
+        "allow_overwrite": True,  # keys are unique (StoredFile.key); thumbs may race
+    },
+}
+if BAAS_S3_BUCKET:
+    _file_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BAAS_S3_BUCKET,
+            "endpoint_url": BAAS_S3_ENDPOINT,
+            "region_name": BAAS_S3_REGION,
+            "access_key": env("S3_ACCESS_KEY"),
+            "secret_key": env("S3_SECRET_KEY"),
+            "location": BAAS_S3_PREFIX,
+            "addressing_style": "path"
+            if env_bool("S3_FORCE_PATH_STYLE", bool(BAAS_S3_ENDPOINT))
+            else None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_expire": BAAS_S3_URL_TTL,
+            "file_overwrite": True,  # keys are unique (StoredFile.key): no HEAD first
+        },
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "baas_files": _file_storage,
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:

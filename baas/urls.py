@@ -25,6 +25,7 @@ urlpatterns = [
     # Records first: the hot paths should not be matched against every auth route.
     path("api/v1/", include("apps.records.api.urls")),
     path("api/v1/", include("apps.collections.api.urls")),
+    path("api/v1/", include("apps.files.api.urls")),
     path("healthz", core_views.healthz),
     path("readyz", core_views.readyz),
     path("api/v1/", include("apps.accounts.api.urls")),

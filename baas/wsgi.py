@@ -11,5 +11,8 @@ from baas.request_body import RequestBodyMiddleware
 lifecycle.worker_started()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 application = RequestBodyMiddleware(
-    get_wsgi_application(), limit=settings.BAAS_MAX_BODY_SIZE
+    get_wsgi_application(),
+    limit=settings.BAAS_MAX_BODY_SIZE,
+    upload_limit=settings.BAAS_MAX_UPLOAD_SIZE,
+    spool_dir=settings.FILE_UPLOAD_TEMP_DIR,
 )

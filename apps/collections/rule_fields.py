@@ -50,7 +50,7 @@ def _no_match(op: str) -> bool:
 
 
 def field_kind(field: FieldSpec) -> str:
-    if field.type == "select" and field.options.get("multiple"):
+    if field.type in ("select", "file") and field.options.get("multiple"):
         return "list"
     return KIND_BY_TYPE.get(field.type, "text")
 

@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
+from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
 
 from apps.core.errors import json_error
 
@@ -24,6 +25,13 @@ def json_object(response) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
+def body_limit(content_type: str | None) -> int:
+    """Multipart bodies (file uploads) may be larger than JSON ones."""
+    if (content_type or "").lower().startswith("multipart/form-data"):
+        return settings.BAAS_MAX_UPLOAD_SIZE
+    return settings.BAAS_MAX_BODY_SIZE
+
+
 class BodySizeLimitMiddleware:
     """Refuse declared oversize bodies with 413 before reading them; a chunked body that
     reached Django unread (not through baas/request_body.py) with 411, never as empty."""
@@ -38,7 +46,7 @@ class BodySizeLimitMiddleware:
                 size = int(length)
             except ValueError:
                 return json_error(400, "bad_request", "Invalid Content-Length.")
-            if size > settings.BAAS_MAX_BODY_SIZE:
+            if size > body_limit(request.META.get("CONTENT_TYPE")):
                 return json_error(413, "too_large", "The request body is too large.")
         elif "HTTP_TRANSFER_ENCODING" in request.META:
             # Django would read the body as empty: a PATCH would answer 200 unchanged.
@@ -130,3 +138,13 @@ class ErrorEnvelopeMiddleware:
         return isinstance(body.get("status"), int) and (
             "data" in body or "meta" in body
         )
+
+
+class GZipMiddleware(DjangoGZipMiddleware):
+    """Django's, except for responses that say `compress = False` (files: ranges and
+    lengths refer to the bytes as stored, and images do not shrink)."""
+
+    def process_response(self, request, response):
+        if getattr(response, "compress", True) is False:
+            return response
+        return super().process_response(request, response)

@@ -16,6 +16,7 @@ from django.db import (
     connection,
     transaction,
 )
+from django.http import QueryDict
 
 from apps.accounts.credentials import OPERATOR_ONLY_FIELDS, operator_wrote_credentials
 from apps.accounts.permissions import is_superuser
@@ -36,6 +37,7 @@ from apps.core.exceptions import (
 )
 from apps.core.ids import new_id
 from apps.records import changelog, fast_read
+from apps.records.multipart import record_payload
 from apps.records.record_view import RecordView
 from apps.records.records_io import RecordInput, parse_record_input, row_attnames
 
@@ -124,6 +126,52 @@ def _write_many(
         through.objects.bulk_create(
             [through(**{src: pk, dst: target}) for target in data.many[field.attname]]
         )
+
+
+def _payload(spec: CollectionSpec, data):
+    """A multipart body as the JSON object it stands for."""
+    if isinstance(data, QueryDict):
+        return record_payload(spec, data)
+    return data
+
+
+def _stage(spec: CollectionSpec, data: RecordInput, pk: str) -> list:
+    """Prepare the staged fields' writes (files stored, pending) before the transaction."""
+    staged: list = []
+    try:
+        for field, raw in data.staged:
+            write = get_type(field.type).stage_write(
+                field, raw, collection_id=spec.id, record_id=pk
+            )
+            staged.append((field, write))
+    except BaseException:
+        _discard(staged)
+        raise
+    return staged
+
+
+def _apply_staged(staged: list, columns: dict, current: dict | None) -> None:
+    """Inside the transaction: the staged fields' values, given the stored row."""
+    for field, write in staged:
+        old = None if current is None else current.get(field.attname)
+        columns[field.attname] = write.apply(old)
+
+
+def _discard(staged: list) -> None:
+    for _, write in staged:
+        write.discard()
+
+
+@contextlib.contextmanager
+def _staged_writes(spec: CollectionSpec, data: RecordInput, pk: str):
+    """Staged writes for the block; discarded unless the block (its transaction) ends
+    without an exception."""
+    staged = _stage(spec, data, pk) if data.staged else []
+    try:
+        yield staged
+    except BaseException:
+        _discard(staged)
+        raise
 
 
 def _not_found() -> NotFound:
@@ -327,6 +375,7 @@ def _write_errors(spec: CollectionSpec):
 @retry_on_schema_race
 def record_create(*, actor, collection: str, data) -> dict:
     spec = get_spec(collection)
+    data = _payload(spec, data)
     access = Access(actor, spec, body=data, method="POST")
     access.require("create")
     parsed = parse_record_input(spec, data, partial=False)
@@ -340,13 +389,18 @@ def record_create(*, actor, collection: str, data) -> dict:
     columns = dict(parsed.columns)
     if spec.is_auth:
         columns["password"] = make_password(parsed.password)
-    with _write_errors(spec), transaction.atomic():
+    with (
+        _staged_writes(spec, parsed, pk) as staged,
+        _write_errors(spec),
+        transaction.atomic(),
+    ):
         _check_targets(spec, parsed)
         _check_unique(model, spec, parsed, None)
         if parsed.record_id and model.objects.filter(pk=pk).exists():
             raise Conflict(
                 "A record with this id already exists.", code="id_taken", param="id"
             )
+        _apply_staged(staged, columns, None)
         fast_read.insert_row(
             model, {"id": pk, "created": now, "updated": now, **columns}
         )
@@ -445,6 +499,7 @@ def record_update(
     *, actor, collection: str, record_id: str, data, if_match: str | None = None
 ) -> dict:
     spec = get_spec(collection)
+    data = _payload(spec, data)
     access = Access(actor, spec, body=data, method="PATCH")
     access.require("update")
     parsed = parse_record_input(spec, data, partial=True)
@@ -454,9 +509,14 @@ def record_update(
     if spec.is_auth and parsed.password is not None:
         columns["password"] = make_password(parsed.password)
     view = RecordView(access)
-    with _write_errors(spec), transaction.atomic():
-        _lock_for(access, "update", record_id)
+    with (
+        _staged_writes(spec, parsed, record_id) as staged,
+        _write_errors(spec),
+        transaction.atomic(),
+    ):
+        current = _lock_for(access, "update", record_id)
         _check_if_match(view, record_id, if_match)
+        _apply_staged(staged, columns, current)
         _require_field_writes(model, record_id, pending)
         if spec.is_auth:
             _refuse_superuser_accounts(actor, [record_id])
@@ -542,6 +602,10 @@ def _delete_cascade(
         _delete_cascade(source_spec, referencing, seen, actor)
     model = cache.model_for(spec)
     changelog.log_deletes(spec, model, pks)
+    for field in spec.fields:
+        field_type = get_type(field.type)
+        if field_type.staged:
+            field_type.records_deleted(field, collection_id=spec.id, record_ids=pks)
     for field in _many_fields(spec):
         through, src, _ = _through(model, field)
         through.objects.filter(**{f"{src}__in": pks}).delete()
@@ -565,3 +629,20 @@ def record_delete(
         _lock_for(access, "delete", record_id)
         _check_if_match(RecordView(access), record_id, if_match)
         _delete_cascade(spec, [record_id], set(), actor)
+
+
+@retry_on_schema_race
+def record_check_update(
+    *, actor, collection: str, record_id: str, data: dict
+) -> CollectionSpec:
+    """Whether `actor` may update the record with `data` as it stands now (without
+    writing): the checks of record_update before its write, for work that must be
+    allowed before it starts (a direct upload). The update itself checks again."""
+    spec = get_spec(collection)
+    access = Access(actor, spec, body=data, method="PATCH")
+    access.require("update")
+    pending = _refuse_unwritable(access, data)
+    with transaction.atomic():
+        _lock_for(access, "update", record_id)
+        _require_field_writes(access.model(), record_id, pending)
+    return spec

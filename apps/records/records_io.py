@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from apps.collections.field_types import FieldInvalid, get_type
 from apps.collections.field_types.email import EmailType
 from apps.collections.field_types.relation import valid_id
-from apps.collections.spec import CollectionSpec
+from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.exceptions import ErrorItem, InvalidInput
 
 READ_ONLY = frozenset({"created", "updated"})
@@ -38,6 +38,8 @@ class RecordInput:
         self.many: dict[str, list[str]] = {}
         self.record_id: str | None = None
         self.password: str | None = None
+        #: staged fields (files): the payload values of their input keys, by field
+        self.staged: list[tuple[FieldSpec, dict]] = []
 
 
 def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordInput:
@@ -45,8 +47,9 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
         raise InvalidInput("The body must be a JSON object.", code="invalid_type")
     errors: list[ErrorItem] = []
     result = RecordInput()
-    by_name = {f.name: f for f in spec.fields}
-    allowed = set(by_name) | {"id"} | ({"email", "password"} if spec.is_auth else set())
+    allowed = {"id"} | ({"email", "password"} if spec.is_auth else set())
+    for field in spec.fields:
+        allowed.update(get_type(field.type).input_keys(field))
     for key in data:
         if key in READ_ONLY:
             errors.append(ErrorItem("read_only", f"{key} is set by the server.", key))
@@ -71,13 +74,16 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
     if spec.is_auth:
         _parse_auth_input(data, partial, result, errors)
     for field in spec.fields:
+        field_type = get_type(field.type)
+        if field_type.staged:
+            _parse_staged(field, field_type, data, partial, result, errors)
+            continue
         if field.name not in data:
             if not partial and field.required:
                 errors.append(
                     ErrorItem("required", "This field is required.", field.name)
                 )
             continue
-        field_type = get_type(field.type)
         raw = data[field.name]
         if _contains_nul(raw):
             errors.append(
@@ -99,6 +105,17 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
     if errors:
         raise InvalidInput(errors=errors)
     return result
+
+
+def _parse_staged(field, field_type, data, partial, result, errors) -> None:
+    """Staged fields (files) are written by the record service; here their input is
+    gathered, and a required one checked for something to hold."""
+    raw = {key: data[key] for key in field_type.input_keys(field) if key in data}
+    if not partial and field.required and field_type.is_empty(raw.get(field.name)):
+        errors.append(ErrorItem("required", "This field is required.", field.name))
+        return
+    if raw:
+        result.staged.append((field, raw))
 
 
 def _parse_auth_input(

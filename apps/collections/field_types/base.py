@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from django.db import models
 
@@ -42,10 +42,23 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+class StagedWrite(Protocol):
+    """A field value written with side effects (stored files): prepared before the
+    record's transaction, applied inside it, discarded if it does not commit."""
+
+    def apply(self, current: Any) -> Any:
+        """The value to store, given the stored one (inside the write's transaction)."""
+
+    def discard(self) -> None:
+        """Undo what was prepared (the write failed or was refused)."""
+
+
 class FieldType:
     """Base class. Subclasses set `name`, `option_types` and implement the hooks."""
 
     name: ClassVar[str]
+    #: values go through stage_write (files), not to_internal
+    staged: ClassVar[bool] = False
     #: option name -> (accepted python types, default)
     option_types: ClassVar[dict[str, tuple[tuple[type, ...], Any]]] = {}
     #: types whose values this one can take over on a retype
@@ -100,6 +113,22 @@ class FieldType:
 
     def is_empty(self, value: Any) -> bool:
         return value is None or value == "" or value == []
+
+    # --- staged values (staged = True) ------------------------------------------------
+    def input_keys(self, spec: "FieldSpec") -> tuple[str, ...]:
+        """The payload keys that write this field (`docs`, `docs+`, `docs-`)."""
+        return (spec.name,)
+
+    def stage_write(
+        self, spec: "FieldSpec", raw: dict, *, collection_id: str, record_id: str
+    ) -> StagedWrite:
+        """Prepare a write from the payload's `input_keys` values; raises FieldInvalid."""
+        raise NotImplementedError
+
+    def records_deleted(
+        self, spec: "FieldSpec", *, collection_id: str, record_ids: list[str]
+    ) -> None:
+        """Inside a delete's transaction: release what the records' values held."""
 
     def convert(self, old_json: Any, spec: "FieldSpec") -> Any:
         """Convert a value rendered by the old type; raises Unconvertible."""

@@ -146,6 +146,21 @@ def field_schema(field: FieldSpec, names: dict[str, str], *, output: bool) -> di
             if options.get("max_select"):
                 array["maxItems"] = options["max_select"]
             return array if output else _nullable(array)
+    elif kind == "file":
+        schema = {
+            "type": "string",
+            "maxLength": 200,
+            "description": "A stored file name: download it from "
+            "`/api/v1/files/{collection}/{record id}/{name}`; upload with multipart.",
+        }
+        many = bool(options.get("multiple"))
+        if many and options.get("max_select"):
+            array = {
+                "type": "array",
+                "items": schema,
+                "maxItems": options["max_select"],
+            }
+            return {**array, "uniqueItems": True} if output else _nullable(array)
     else:  # a type registered by a plugin: describe loosely rather than wrongly
         return {"description": f"A `{kind}` value."}
     if many:
@@ -230,6 +245,13 @@ def record_schemas(spec: CollectionSpec, names: dict[str, str]) -> dict[str, dic
             required_out.append(field.name)
         if field.required:
             required_in.append(field.name)
+    files = [f for f in spec.fields if f.type == "file"]
+    for field in files:
+        create[f"{field.name}-"] = {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 200},
+            "description": f"Names of `{field.name}` files to remove.",
+        }
     update = {key: value for key, value in create.items() if key != "id"}
     prefix = spec.name
     create_schema = {
@@ -254,7 +276,34 @@ def record_schemas(spec: CollectionSpec, names: dict[str, str]) -> dict[str, dic
             "description": "Every field is optional; fields left out keep their value.",
         },
         f"{prefix}.List": _list_schema(ref(f"{prefix}.Record")),
+        **({f"{prefix}.Upload": _upload_schema(files)} if files else {}),
     }
+
+
+def _upload_schema(files: list[FieldSpec]) -> dict:
+    """A create or update as multipart/form-data: files, and the other values as JSON."""
+    binary = {"type": "string", "format": "binary"}
+    properties: dict = {
+        "@jsonPayload": {
+            "type": "string",
+            "description": "The other fields, as the JSON object of a JSON body.",
+        }
+    }
+    for field in files:
+        if field.options.get("multiple"):
+            properties[field.name] = {
+                "type": "array",
+                "items": binary,
+                "description": "Replaces the field's files.",
+            }
+            properties[f"{field.name}+"] = {
+                "type": "array",
+                "items": binary,
+                "description": "Appended to the field's files.",
+            }
+        else:
+            properties[field.name] = {**binary, "description": "Replaces the file."}
+    return {"type": "object", "properties": properties}
 
 
 def _list_schema(item: dict) -> dict:
@@ -325,7 +374,10 @@ def _record_operations(
     }
 
     def body(name: str) -> dict:
-        return {"required": True, "content": json_content(ref(schemas[name]))}
+        content = json_content(ref(schemas[name]))
+        if "upload" in schemas:
+            content["multipart/form-data"] = {"schema": ref(schemas["upload"])}
+        return {"required": True, "content": content}
 
     def ok(status: str, name: str, text: str) -> dict:
         return {
@@ -407,7 +459,9 @@ def add_record_paths(result: dict, spec: CollectionSpec, names: dict[str, str]) 
             ("create", "Create"),
             ("update", "Update"),
             ("list", "List"),
+            ("upload", "Upload"),
         )
+        if f"{spec.name}.{suffix}" in schemas
     }
     base = f"/api/v1/collections/{spec.name}"
     for (suffix, method), operation in _record_operations(

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.collections.services import get_spec
+from apps.core.parsers import StrictJSONParser
+from apps.core.uploads import UploadParser, use_limited_handlers
 from apps.records import records, records_list
+
+
+def _prepare_uploads(request, name: str) -> None:
+    """A multipart body streams its files to disk, each within its field's max_size."""
+    if request.content_type.startswith("multipart/"):
+        spec = get_spec(name)
+        limits = {
+            f.name: f.options["max_size"]
+            for f in spec.fields
+            if "max_size" in f.options
+        }
+        use_limited_handlers(request, limits, settings.BAAS_MAX_BODY_SIZE)
 
 
 class RecordListView(APIView):
     """Access is decided per collection and action by the record services."""
 
     permission_classes = [AllowAny]
+    parser_classes = [StrictJSONParser, UploadParser]
 
     @extend_schema(exclude=True)
     def get(self, request, name: str):
@@ -25,6 +42,7 @@ class RecordListView(APIView):
 
     @extend_schema(exclude=True)
     def post(self, request, name: str):
+        _prepare_uploads(request, name)
         record = records.record_create(
             actor=request.user, collection=name, data=request.data
         )
@@ -33,6 +51,7 @@ class RecordListView(APIView):
 
 class RecordDetailView(APIView):
     permission_classes = [AllowAny]
+    parser_classes = [StrictJSONParser, UploadParser]
 
     @extend_schema(exclude=True)
     def get(self, request, name: str, record_id: str):
@@ -49,6 +68,7 @@ class RecordDetailView(APIView):
 
     @extend_schema(exclude=True)
     def patch(self, request, name: str, record_id: str):
+        _prepare_uploads(request, name)
         record = records.record_update(
             actor=request.user,
             collection=name,
