@@ -55,6 +55,11 @@ class RequestBodyMiddleware:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         length = environ.get("CONTENT_LENGTH")
+        if "HTTP_TRANSFER_ENCODING" in environ:
+            # Sent with both, the body is chunked and Content-Length means nothing
+            # (RFC 9112 6.3): a client library that adds both must not lose the body.
+            environ.pop("CONTENT_LENGTH", None)
+            length = None
         if not length:
             if (
                 environ.get("REQUEST_METHOD") in BODILESS
@@ -118,6 +123,8 @@ class RequestBodyMiddleware:
         call it as late as just before its first body bytes)."""
         deferred = _DeferredStart(start_response)
         result = self.app(environ, deferred)
+        if deferred.refused_body():  # 413 from a limit met while reading: answer now
+            drain, close = None, True
         if drain is not None:
             close = not self._read(drain, self.limit, keep=False)[1]
         deferred.start(close=close)
@@ -138,6 +145,11 @@ class _DeferredStart:
             return self.start_response(status, headers, exc_info)
         self.pending = (status, headers, exc_info)
         return self._write
+
+    def refused_body(self) -> bool:
+        """Whether the application answered 413: the client may still be sending a
+        large body, which is not waited for (the connection closes instead)."""
+        return self.pending is not None and self.pending[0].startswith("413")
 
     def start(self, *, close: bool) -> None:
         self.close = close

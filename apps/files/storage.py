@@ -56,9 +56,17 @@ def read_head(key: str, length: int) -> bytes:
         return handle.read(length)
 
 
+def _s3_key(s3, key: str) -> str:
+    """The bucket key of a storage name (with BAAS_S3_PREFIX), as django-storages
+    computes it."""
+    from storages.utils import clean_name
+
+    return s3._normalize_name(clean_name(key))
+
+
 def _s3_object(key: str):
     s3 = store()
-    return s3.bucket.Object(s3._normalize_name(s3._clean_name(key)))
+    return s3.bucket.Object(_s3_key(s3, key))
 
 
 def presigned_get(key: str, *, filename_header: str, content_type: str) -> str:
@@ -68,7 +76,7 @@ def presigned_get(key: str, *, filename_header: str, content_type: str) -> str:
         "get_object",
         Params={
             "Bucket": s3.bucket_name,
-            "Key": s3._normalize_name(s3._clean_name(key)),
+            "Key": _s3_key(s3, key),
             "ResponseContentDisposition": filename_header,
             "ResponseContentType": content_type,
         },
@@ -83,7 +91,7 @@ def presigned_put(key: str, *, content_type: str) -> str:
         "put_object",
         Params={
             "Bucket": s3.bucket_name,
-            "Key": s3._normalize_name(s3._clean_name(key)),
+            "Key": _s3_key(s3, key),
             "ContentType": content_type,
         },
         ExpiresIn=settings.BAAS_S3_URL_TTL,
@@ -94,7 +102,7 @@ def walk(prefix: str = ""):
     """Every key under `prefix` with its modification time (for the orphan sweep)."""
     s3 = store()
     if is_s3():
-        full = s3._normalize_name(s3._clean_name(prefix)) if prefix else s3.location
+        full = _s3_key(s3, prefix) if prefix else s3.location
         root = f"{s3.location}/" if s3.location else ""
         for obj in s3.bucket.objects.filter(Prefix=full):
             yield obj.key[len(root) :], obj.last_modified

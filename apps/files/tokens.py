@@ -58,3 +58,6 @@ class FileTokenAuthentication(BaseAuthentication):
         if user is None:
             raise AuthenticationFailed("Invalid or expired file token.")
         return user, {"file_token": True}
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'

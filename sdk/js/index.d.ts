@@ -72,7 +72,7 @@ export interface ClientOptions {
 export interface RequestOptions {
   /** Query parameters; `undefined` and `null` values are left out. */
   query?: Record<string, string | number | boolean | null | undefined>;
-  /** A JSON body. */
+  /** A JSON body, or a `FormData` (sent as multipart/form-data). */
   body?: unknown;
   headers?: Record<string, string>;
   /** Sent as the `Idempotency-Key` header (POST, PATCH, PUT, DELETE). */
@@ -80,7 +80,42 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Send the stored credential (and refresh on 401). Default true. */
   authenticate?: boolean;
+  /** Report the upload of the body (by XMLHttpRequest where it exists; see `UploadProgress`). */
+  onUploadProgress?: (progress: UploadProgress) => void;
 }
+
+/**
+ * How much of a request body has been sent. With XMLHttpRequest (browsers, React Native)
+ * it comes as the upload goes (multipart framing included); without it (Node) once, after
+ * the upload, with `loaded === total` (the bytes of the files and fields).
+ */
+export interface UploadProgress {
+  loaded: number;
+  total: number;
+}
+
+/** A React Native file, e.g. from an image picker: FormData sends it as a file part. */
+export interface ReactNativeFile {
+  /** `file://...`, `content://...` */
+  uri: string;
+  /** The file name sent (the server sanitises it and adds a random suffix). */
+  name?: string;
+  /** The MIME type, e.g. `image/jpeg` (the server checks the content itself). */
+  type?: string;
+  [key: string]: unknown;
+}
+
+/** A value uploaded as a file: a `Blob` or `File`, or a React Native file object. */
+export type FileValue = Blob | ReactNativeFile;
+
+/**
+ * Values of a record write. A file field takes a `FileValue` (single) or a list of them
+ * (multiple; replaces the stored files), `null` removes a single field's file; keys may carry
+ * the modifiers `'docs+'` (append files) and `'docs-'` (remove stored files by name).
+ */
+export type RecordData<T extends object = Record<string, unknown>> = {
+  [K in keyof T]?: T[K] | FileValue | FileValue[] | null;
+} & Record<string, unknown>;
 
 /** The whole answer of `client.send()`. */
 export interface ApiResponse<R = any> {
@@ -224,6 +259,33 @@ export interface ConditionalWriteOptions extends WriteOptions {
   ifMatch?: string;
 }
 
+export interface RecordWriteOptions extends WriteOptions {
+  /** Report the upload (useful with files; see `UploadProgress`). */
+  onUploadProgress?: (progress: UploadProgress) => void;
+}
+
+export interface ConditionalRecordWriteOptions extends RecordWriteOptions {
+  /** Write only if the record's ETag is still this one; else `BaasError` 412 `precondition_failed`. */
+  ifMatch?: string;
+}
+
+export interface FileUrlOptions {
+  /** A thumbnail size the field's `thumbs` option lists: `100x100`, `100x100t`, `100x100b`, `100x100f`, `0x100`, `100x0`. */
+  thumb?: string;
+  /** A file token (`files.getToken()`), needed for protected files. */
+  token?: string;
+  /** Ask for `Content-Disposition: attachment` (save rather than show). */
+  download?: boolean;
+}
+
+export interface DirectUploadOptions {
+  /** The file name; default the File's or React Native file's `name`. */
+  name?: string;
+  /** Report the upload to the storage (see `UploadProgress`). */
+  onUploadProgress?: (progress: UploadProgress) => void;
+  signal?: AbortSignal;
+}
+
 /** A record with its ETag. `record` is `null` when a conditional read found it unchanged. */
 export interface VersionedRecord<T extends object = Record<string, unknown>> {
   record: BaasRecord<T> | null;
@@ -306,17 +368,18 @@ export class RecordCollection<T extends object = Record<string, unknown>> {
   get(id: string, options?: GetOptions): Promise<BaasRecord<T>>;
   /** The record and its ETag (for `ifMatch`); with `ifNoneMatch`, 304 → `notModified`. */
   getWithEtag(id: string, options?: GetWithEtagOptions): Promise<VersionedRecord<T>>;
-  create(data: Partial<T> & Record<string, unknown>, options?: WriteOptions): Promise<BaasRecord<T>>;
+  /** With file values in `data`, sent as multipart (files as parts, the rest as `@jsonPayload`). */
+  create(data: RecordData<T>, options?: RecordWriteOptions): Promise<BaasRecord<T>>;
   update(
     id: string,
-    data: Partial<T> & Record<string, unknown>,
-    options?: ConditionalWriteOptions,
+    data: RecordData<T>,
+    options?: ConditionalRecordWriteOptions,
   ): Promise<BaasRecord<T>>;
   /** `update()` that also resolves to the new ETag. */
   updateWithEtag(
     id: string,
-    data: Partial<T> & Record<string, unknown>,
-    options?: ConditionalWriteOptions,
+    data: RecordData<T>,
+    options?: ConditionalRecordWriteOptions,
   ): Promise<{ record: BaasRecord<T>; etag: string | null }>;
   delete(id: string, options?: ConditionalWriteOptions): Promise<void>;
   /** One page of delta sync. 410 `resync_required`: drop the local copy, sync from scratch. */
@@ -394,6 +457,29 @@ export interface SchemaDocument {
 export interface SchemaImportResult {
   dry_run: boolean;
   changes: Array<{ collection: string; action: 'create' | 'update' | 'unchanged'; [key: string]: unknown }>;
+}
+
+/** `client.files`: download URLs, file tokens and direct uploads. */
+export class Files {
+  /**
+   * The download URL of a stored file (no request): `name` is the record's field value.
+   * `https://host/api/v1/files/{collection}/{recordId}/{name}?thumb=&token=&download=1`
+   */
+  url(collection: string, recordId: string, name: string, options?: FileUrlOptions): string;
+  /** A short-lived file token (about 2 minutes) for protected files; cached until ~10 s before it expires. */
+  getToken(): Promise<string>;
+  /**
+   * Upload straight to S3-compatible storage through a presigned URL, then attach the file
+   * to the record's field; resolves to the updated record. 409 `direct_uploads_unavailable`
+   * on local storage.
+   */
+  upload<T extends object = Record<string, unknown>>(
+    collection: string,
+    recordId: string,
+    field: string,
+    file: FileValue,
+    options?: DirectUploadOptions,
+  ): Promise<BaasRecord<T>>;
 }
 
 export class Collections {
@@ -487,6 +573,7 @@ export class BaasClient {
   readonly auth: Auth;
   readonly collections: Collections;
   readonly schema: Schema;
+  readonly files: Files;
   collection<T extends object = Record<string, unknown>>(name: string): RecordCollection<T>;
   /** A raw call below `/api/v1`; resolves to the decoded JSON (undefined for 204). */
   request<R = any>(method: string, path: string, options?: RequestOptions): Promise<R>;

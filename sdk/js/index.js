@@ -9,3 +9,4 @@ export { BaasError } from './src/errors.js';
 export { Auth } from './src/auth.js';
 export { RecordCollection } from './src/records.js';
 export { Collections, Schema } from './src/schema.js';
+export { Files } from './src/files.js';

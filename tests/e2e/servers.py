@@ -84,12 +84,14 @@ def fresh_redis_database() -> Iterator[str]:
 
 @contextmanager
 def backing_services() -> Iterator[dict[str, str]]:
-    """Environment for a server: nothing (embedded SQLite) or a fresh PostgreSQL + Redis."""
+    """Environment for a server: nothing (embedded SQLite) or a fresh PostgreSQL + Redis,
+    and the S3-compatible storage scripts/test started."""
     if not postgres_profile():
         yield {}
         return
+    s3 = {k: v for k, v in os.environ.items() if k.startswith("BAAS_S3_")}
     with fresh_postgres_database() as database_url, fresh_redis_database() as redis_url:
-        yield {"BAAS_DATABASE_URL": database_url, "BAAS_REDIS_URL": redis_url}
+        yield {"BAAS_DATABASE_URL": database_url, "BAAS_REDIS_URL": redis_url, **s3}
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -15,8 +15,8 @@ from apps.collections.dynamic import cache
 from apps.collections.models import Change
 from apps.collections.services import get_spec
 from apps.records import changelog, records
-from tests.records.test_changes import changes, create, drain, make_collection, ops
 from tests.conftest import on_postgres
+from tests.records.test_changes import changes, create, drain, make_collection, ops
 
 pytestmark = on_postgres
 

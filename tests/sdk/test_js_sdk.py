@@ -40,6 +40,8 @@ USER_EMAIL = "js.user@example.com"
 MFA_EMAIL = "js.mfa@example.com"
 # Guests, account export and deletion: endpoints of their own (see account.test.mjs).
 ACCOUNT_SUITE = "account.test.mjs"
+# File fields, downloads, thumbnails and file tokens (see files-live.test.mjs).
+FILES_SUITE = "files-live.test.mjs"
 
 
 @pytest.fixture
@@ -103,10 +105,16 @@ def node_env(server_url, credentials, service_key, mail_dir, app_users):
 
 def test_js_sdk_suite_passes_against_a_live_server(node_env):
     files = sorted(
-        p for p in (JS_SDK / "test").glob("*.test.mjs") if p.name != ACCOUNT_SUITE
+        p
+        for p in (JS_SDK / "test").glob("*.test.mjs")
+        if p.name not in (ACCOUNT_SUITE, FILES_SUITE)
     )
     run_node_suite(files, node_env)
 
 
 def test_js_sdk_guest_and_account_calls_pass_against_a_live_server(node_env):
     run_node_suite([JS_SDK / "test" / ACCOUNT_SUITE], node_env)
+
+
+def test_js_sdk_files_pass_against_a_live_server(node_env):
+    run_node_suite([JS_SDK / "test" / FILES_SUITE], node_env)

@@ -22,6 +22,7 @@ PAIRS = [
     ("records.js", "RecordCollection", "records.py", "RecordCollection"),
     ("schema.js", "Collections", "schema.py", "Collections"),
     ("schema.js", "Schema", "schema.py", "Schema"),
+    ("files.js", "Files", "files.py", "Files"),
 ]
 
 ONLY_JS = {
@@ -76,3 +77,19 @@ def test_both_sdks_name_every_operation_alike(js_file, js_cls, py_file, py_cls):
     assert js, f"no members read from {js_file}:{js_cls}"
     assert sorted(js - py) == [], f"only in JS {js_cls}"
     assert sorted(py - js) == [], f"only in Python {py_cls}"
+
+
+def test_both_clients_hang_the_same_areas_off_the_client():
+    """`client.auth`, `client.files`, ...: the same attribute holds the same class."""
+    js = re.findall(
+        r"^    this\.(\w+) = new (\w+)\(this\b",
+        (SDK / "js" / "src" / "client.js").read_text(),
+        re.M,
+    )
+    py = re.findall(
+        r"^        self\.(\w+) = (\w+)\(self\b",
+        (SDK / "python" / "baas_client" / "client.py").read_text(),
+        re.M,
+    )
+    assert ("files", "Files") in js
+    assert sorted(js) == sorted(py)

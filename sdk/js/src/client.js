@@ -7,6 +7,8 @@ import { Auth } from './auth.js';
 import {
   BaasError, errorFromResponse, reauthenticationRequired, sessionEnded,
 } from './errors.js';
+import { Files } from './files.js';
+import { sendWithProgress } from './progress.js';
 import { queryString } from './query.js';
 import { RecordCollection } from './records.js';
 import { Collections, Schema } from './schema.js';
@@ -57,6 +59,15 @@ async function peekJson(response) {
   }
 }
 
+/**
+ * True for a `FormData` (the runtime's own: browsers, React Native, Node >= 18).
+ * @param {unknown} body
+ * @returns {boolean}
+ */
+function isFormData(body) {
+  return typeof FormData === 'function' && body instanceof FormData;
+}
+
 /** A client for one BaaS server; create it with `createClient()`. */
 export class BaasClient {
   /** @param {ClientOptions} options */
@@ -83,6 +94,8 @@ export class BaasClient {
     this.collections = new Collections(this);
     /** @type {Schema} */
     this.schema = new Schema(this);
+    /** @type {Files} */
+    this.files = new Files(this);
   }
 
   /**
@@ -99,7 +112,8 @@ export class BaasClient {
    * (`undefined` for 204). Throws `BaasError` for any status >= 400. Unless
    * `authenticate: false`, the stored credential is sent and a 401 is retried once after
    * refreshing the tokens when a refresh token is known. `idempotencyKey` is sent as the
-   * `Idempotency-Key` header.
+   * `Idempotency-Key` header. A `FormData` body is sent as multipart, any other body as
+   * JSON; `onUploadProgress` reports the upload (by XMLHttpRequest where it exists).
    * @param {string} method
    * @param {string} path
    * @param {RequestOptions} [options]
@@ -189,19 +203,26 @@ export class BaasClient {
   async _send(method, path, options, bearer) {
     /** @type {Record<string, string>} */
     const headers = { Accept: 'application/json', ...this._headers, ...(options.headers ?? {}) };
-    /** @type {RequestInit} */
+    /** @type {RequestInit & {headers: Record<string, string>}} */
     const init = { method, headers };
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
     if (options.idempotencyKey !== undefined && options.idempotencyKey !== null) {
       headers['Idempotency-Key'] = options.idempotencyKey;
     }
-    if (options.body !== undefined) {
+    if (isFormData(options.body)) {
+      // The runtime writes the multipart Content-Type with its boundary.
+      init.body = /** @type {FormData} */ (options.body);
+    } else if (options.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(options.body);
     }
     if (options.signal) init.signal = options.signal;
+    const url = this.baseUrl + path + queryString(options.query);
     try {
-      return await this._fetch(this.baseUrl + path + queryString(options.query), init);
+      if (options.onUploadProgress) {
+        return await sendWithProgress(this._fetch, url, init, options.onUploadProgress);
+      }
+      return await this._fetch(url, init);
     } catch (cause) {
       if (cause && /** @type {any} */ (cause).name === 'AbortError') throw cause;
       const message = cause instanceof Error ? cause.message : String(cause);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { assertNoFiles, toFormData } from './formdata.js';
 import { queryString } from './query.js';
 
 /** @typedef {import('../index.js').ListOptions} ListOptions */
@@ -13,6 +14,8 @@ import { queryString } from './query.js';
 /** @typedef {import('../index.js').GetWithEtagOptions} GetWithEtagOptions */
 /** @typedef {import('../index.js').WriteOptions} WriteOptions */
 /** @typedef {import('../index.js').ConditionalWriteOptions} ConditionalWriteOptions */
+/** @typedef {import('../index.js').RecordWriteOptions} RecordWriteOptions */
+/** @typedef {import('../index.js').ConditionalRecordWriteOptions} ConditionalRecordWriteOptions */
 /** @typedef {import('../index.js').ChangesOptions} ChangesOptions */
 /** @typedef {import('../index.js').BatchOperation} BatchOperation */
 /** @typedef {import('../index.js').BatchListOptions} BatchListOptions */
@@ -52,6 +55,22 @@ function listQuery(options) {
  */
 function ifMatchHeader(ifMatch) {
   return ifMatch === undefined || ifMatch === null ? undefined : { 'If-Match': ifMatch };
+}
+
+/**
+ * The request options of a record write: a multipart body when `data` holds files, JSON
+ * otherwise.
+ * @param {Record<string, unknown>} data
+ * @param {RecordWriteOptions & {ifMatch?: string}} options
+ */
+function writeOptions(data, options) {
+  return {
+    body: toFormData(data) ?? data,
+    headers: ifMatchHeader(options.ifMatch),
+    idempotencyKey: options.idempotencyKey,
+    signal: options.signal,
+    onUploadProgress: options.onUploadProgress,
+  };
 }
 
 /**
@@ -173,25 +192,27 @@ export class RecordCollection {
 
   /**
    * Create a record from field values; resolves to the record as stored (201). A client
-   * may choose the `id` (15 lowercase letters and digits), e.g. offline.
+   * may choose the `id` (15 lowercase letters and digits), e.g. offline. A file field's
+   * value may be a `Blob`/`File`, a React Native file object `{uri, name, type}`, or a
+   * list of those (multiple fields): then the record goes as multipart (the files as
+   * parts, the other values as `@jsonPayload`), and `onUploadProgress({loaded, total})`
+   * reports the upload.
    * @param {Partial<T> & Record<string, unknown>} data
-   * @param {WriteOptions} [options]
+   * @param {RecordWriteOptions} [options]
    */
-  create(data, options = {}) {
-    return this._client.request('POST', this._path, {
-      body: data,
-      idempotencyKey: options.idempotencyKey,
-      signal: options.signal,
-    });
+  async create(data, options = {}) {
+    return this._client.request('POST', this._path, writeOptions(data, options));
   }
 
   /**
    * Change the given fields of a record (a partial update); resolves to the record. With
    * `ifMatch` (an ETag from `getWithEtag()` or `updateWithEtag()`), only if the record is
    * unchanged since; otherwise a `BaasError` 412 `precondition_failed`, nothing written.
+   * Files as in `create()`; for a multiple file field, `'docs+': [file]` appends, `'docs-':
+   * ['name.pdf']` removes stored files by name, `docs: [...]` replaces them all.
    * @param {string} id
    * @param {Partial<T> & Record<string, unknown>} data
-   * @param {ConditionalWriteOptions} [options]
+   * @param {ConditionalRecordWriteOptions} [options]
    */
   async update(id, data, options = {}) {
     return (await this.updateWithEtag(id, data, options)).record;
@@ -201,15 +222,10 @@ export class RecordCollection {
    * `update()` that also resolves to the record's new ETag: `{record, etag}`.
    * @param {string} id
    * @param {Partial<T> & Record<string, unknown>} data
-   * @param {ConditionalWriteOptions} [options]
+   * @param {ConditionalRecordWriteOptions} [options]
    */
   async updateWithEtag(id, data, options = {}) {
-    const answer = await this._client.send('PATCH', this._recordPath(id), {
-      body: data,
-      headers: ifMatchHeader(options.ifMatch),
-      idempotencyKey: options.idempotencyKey,
-      signal: options.signal,
-    });
+    const answer = await this._client.send('PATCH', this._recordPath(id), writeOptions(data, options));
     return { record: answer.body, etag: answer.headers.etag ?? null };
   }
 
@@ -286,6 +302,7 @@ export class RecordCollection {
    * @returns {BatchOperation}
    */
   opCreate(data) {
+    assertNoFiles(data, 'opCreate');
     return { method: 'POST', url: this._batchUrl(), body: { ...data } };
   }
 
@@ -296,6 +313,7 @@ export class RecordCollection {
    * @returns {BatchOperation}
    */
   opUpdate(id, data) {
+    assertNoFiles(data, 'opUpdate');
     return { method: 'PATCH', url: this._batchUrl(id), body: { ...data } };
   }
 

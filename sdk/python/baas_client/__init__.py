@@ -1,8 +1,10 @@
 """Python client for the BaaS REST API: `Client`, `BaasError`."""
 
+from baas_client._multipart import FileValue
 from baas_client.auth import Auth, AuthResult
 from baas_client.client import ApiResponse, BatchResponse, Client, new_idempotency_key
 from baas_client.errors import BaasError, ErrorItem
+from baas_client.files import Files
 from baas_client.records import (
     BatchOperation,
     Change,
@@ -25,6 +27,8 @@ __all__ = [
     "Client",
     "Collections",
     "ErrorItem",
+    "FileValue",
+    "Files",
     "Page",
     "RecordCollection",
     "Schema",

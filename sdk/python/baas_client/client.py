@@ -9,9 +9,11 @@ from typing import Any, TypedDict
 
 import requests
 
+from baas_client._multipart import Multipart
 from baas_client._util import expect_object
 from baas_client.auth import Auth, TokensCallback
 from baas_client.errors import BaasError, ErrorItem
+from baas_client.files import Files
 from baas_client.records import BatchOperation, RecordCollection
 from baas_client.schema import Collections, Schema
 
@@ -165,6 +167,7 @@ class Client:
         self.auth = Auth(self, token, refresh_token, on_tokens)
         self.collections = Collections(self)
         self.schema = Schema(self)
+        self.files = Files(self)
 
     def collection(self, name: str) -> RecordCollection:
         """Records of one collection: `client.collection("posts").list()`."""
@@ -204,6 +207,7 @@ class Client:
         json: Any,
         bearer: str | None,
         extra_headers: Mapping[str, str] | None = None,
+        multipart: Multipart | None = None,
     ) -> requests.Response:
         headers: dict[str, str] = {"Accept": "application/json"}
         if extra_headers:
@@ -211,7 +215,12 @@ class Client:
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
         kwargs: dict[str, Any] = {}
-        if json is not None:
+        body = None
+        if multipart is not None:
+            # A fresh stream each time: a retry after a refresh sends the files again.
+            body = kwargs["data"] = multipart.open()
+            headers["Content-Type"] = multipart.content_type
+        elif json is not None:
             kwargs["json"] = json
         try:
             return self.session.request(
@@ -226,6 +235,9 @@ class Client:
             raise BaasError(
                 0, [{"code": "network_error", "message": str(exc)}]
             ) from exc
+        finally:
+            if body is not None:
+                body.close()
 
     def send(
         self,
@@ -237,18 +249,21 @@ class Client:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         authenticate: bool = True,
+        multipart: Multipart | None = None,
     ) -> ApiResponse:
         """Send one request to `path` (below `/api/v1`) and return the whole answer.
 
         Like `request()`, but the status and headers come back too (e.g. `ETag`,
         `Idempotent-Replayed`). A 304 is an answer with `body` None, not an error.
         `idempotency_key` is sent as the `Idempotency-Key` header (mutating requests).
+        `multipart` (record data with files, see `RecordCollection.create()`) is sent
+        as a streamed multipart/form-data body instead of `json`.
         """
         extra = dict(headers or {})
         if idempotency_key is not None:
             extra["Idempotency-Key"] = idempotency_key
         bearer = self._bearer() if authenticate else None
-        response = self._send(method, path, params, json, bearer, extra)
+        response = self._send(method, path, params, json, bearer, extra, multipart)
         if (
             response.status_code == 401
             and authenticate
@@ -259,7 +274,9 @@ class Client:
         ):
             # The same Idempotency-Key again: the 401 had no effect, and the server keys
             # stored answers by caller, so the retry under the new token runs once.
-            response = self._send(method, path, params, json, self._bearer(), extra)
+            response = self._send(
+                method, path, params, json, self._bearer(), extra, multipart
+            )
         if (
             response.status_code == 410
             and bearer is not None

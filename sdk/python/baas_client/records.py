@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from urllib.parse import urlencode
 
+from baas_client._multipart import Multipart, assert_no_files
 from baas_client._util import expect_object, segment
 
 if TYPE_CHECKING:
@@ -85,6 +86,12 @@ def _query(**values: str | None) -> dict[str, str]:
 
 def _if_match(if_match: str | None) -> dict[str, str] | None:
     return {"If-Match": if_match} if if_match is not None else None
+
+
+def _body(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of a record write: multipart when `data` holds files, else JSON."""
+    multipart = Multipart.from_data(data)
+    return {"multipart": multipart} if multipart else {"json": data}
 
 
 class RecordCollection:
@@ -233,10 +240,15 @@ class RecordCollection:
         """Create a record from field values and return it as stored (201).
 
         A client may choose the `id` (15 lowercase letters and digits), e.g. offline.
+        A file field's value may be a `pathlib.Path`, an open binary file, a tuple
+        `(filename, bytes or file or Path, content_type)`, or a list of those for a
+        multiple field: then the record goes as multipart/form-data (the files as parts,
+        streamed; the other values as `@jsonPayload`).
         """
-        return self._client.request_object(
-            "POST", self._path, json=data, idempotency_key=idempotency_key
+        answer = self._client.send(
+            "POST", self._path, idempotency_key=idempotency_key, **_body(data)
         )
+        return expect_object(answer.body)
 
     def update(
         self,
@@ -250,7 +262,9 @@ class RecordCollection:
 
         With `if_match` (an ETag from `get_with_etag()` or `update_with_etag()`), the
         update happens only if the record is unchanged since; otherwise `BaasError` 412
-        with code `precondition_failed`, and nothing is written.
+        with code `precondition_failed`, and nothing is written. Files as in `create()`;
+        for a multiple file field `"docs+": [file]` appends, `"docs-": ["name.pdf"]`
+        removes stored files by name, `"docs": [...]` replaces them all.
         """
         versioned = self.update_with_etag(
             record_id, data, if_match=if_match, idempotency_key=idempotency_key
@@ -269,9 +283,9 @@ class RecordCollection:
         answer = self._client.send(
             "PATCH",
             self._record_path(record_id),
-            json=data,
             headers=_if_match(if_match),
             idempotency_key=idempotency_key,
+            **_body(data),
         )
         return VersionedRecord(
             record=expect_object(answer.body), etag=answer.headers.get("ETag")
@@ -350,10 +364,12 @@ class RecordCollection:
 
     def op_create(self, data: Mapping[str, Any]) -> BatchOperation:
         """A create for `client.batch([...])` (answer: 201 and the record)."""
+        assert_no_files(data, "op_create")
         return {"method": "POST", "url": self._batch_url(), "body": dict(data)}
 
     def op_update(self, record_id: str, data: Mapping[str, Any]) -> BatchOperation:
         """A partial update for `client.batch([...])` (answer: 200 and the record)."""
+        assert_no_files(data, "op_update")
         return {
             "method": "PATCH",
             "url": self._batch_url(record_id),
