@@ -395,6 +395,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.records.api.openapi.add_collection_paths",
+        "apps.files.api.openapi.add_file_paths",
     ],
 }
 

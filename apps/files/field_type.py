@@ -28,6 +28,7 @@ class StoredUpload:
 
     def __init__(self, row) -> None:
         self.row = row
+        self.name = row.name
 
 
 def _is_upload(value) -> bool:
@@ -197,6 +198,8 @@ class FileWrite:
         names += self.append
         removed = set(self.remove)
         names = [n for n in dict.fromkeys(names) if n not in removed]
+        if self.spec.required and not names:
+            raise self._error("required", "This field is required.")
         limit = self.spec.options.get("max_select") or (
             MAX_FILES if self.multiple else 1
         )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from apps.core import outbox
-from apps.core.exceptions import ErrorItem, InvalidInput
+from apps.core.exceptions import ErrorItem, InvalidInput, ServiceUnavailable
 from apps.files import storage
 from apps.files.models import StoredFile
 from apps.files.naming import SNIFF_BYTES, sniff, stored_name, type_allowed
@@ -56,6 +56,14 @@ def store_upload(upload, *, collection_id: str, record_id: str, field) -> Stored
     )
     try:
         storage.save(row.key, upload)
+    except Exception as exc:
+        row.delete()
+        log.warning("file storage refused %s", row.key, exc_info=True)
+        raise ServiceUnavailable(
+            "File storage is unavailable; try again shortly.",
+            code="storage_unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
     except BaseException:
         row.delete()
         raise

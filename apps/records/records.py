@@ -135,6 +135,23 @@ def _payload(spec: CollectionSpec, data):
     return data
 
 
+_JSON_TYPES = (str, int, float, bool, type(None), dict)
+
+
+def _rule_body(data):
+    """The body as rules see it (`@request.body.<field>`): an uploaded file is its name."""
+    if not isinstance(data, dict):
+        return data
+    plain = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = [v if isinstance(v, _JSON_TYPES) else str(v.name) for v in value]
+        elif not isinstance(value, _JSON_TYPES):
+            value = str(getattr(value, "name", ""))
+        plain[key] = value
+    return plain
+
+
 def _stage(spec: CollectionSpec, data: RecordInput, pk: str) -> list:
     """Prepare the staged fields' writes (files stored, pending) before the transaction."""
     staged: list = []
@@ -376,7 +393,7 @@ def _write_errors(spec: CollectionSpec):
 def record_create(*, actor, collection: str, data) -> dict:
     spec = get_spec(collection)
     data = _payload(spec, data)
-    access = Access(actor, spec, body=data, method="POST")
+    access = Access(actor, spec, body=_rule_body(data), method="POST")
     access.require("create")
     parsed = parse_record_input(spec, data, partial=False)
     pending = _refuse_unwritable(access, data)
@@ -500,7 +517,7 @@ def record_update(
 ) -> dict:
     spec = get_spec(collection)
     data = _payload(spec, data)
-    access = Access(actor, spec, body=data, method="PATCH")
+    access = Access(actor, spec, body=_rule_body(data), method="PATCH")
     access.require("update")
     parsed = parse_record_input(spec, data, partial=True)
     pending = _refuse_unwritable(access, data)

@@ -308,3 +308,33 @@ def test_the_schema_api_and_export_know_the_type(posts, admin):
 def test_stored_rows_are_attached(posts, anon):
     create(anon, {"avatar": upload("p.png", png())})
     assert [r.state for r in rows()] == [StoredFile.ATTACHED]
+
+
+def test_rules_see_an_uploaded_file_as_its_name(admin, anon):
+    admin.post(
+        "/api/v1/collections",
+        {
+            "name": "ruled",
+            "fields": [{"name": "f", "type": "file", "required": True}],
+            "rules": {
+                "view": "",
+                "create": "@request.body.f != ''",
+                "update": "@request.body.f != 'x'",
+            },
+        },
+        format="json",
+    )
+    created = anon.post(
+        RECORDS.format("ruled"), {"f": upload("a.txt", b"a")}, format="multipart"
+    )
+    assert created.status_code == 201, created.content
+    record = created.json()
+    removed = anon.patch(
+        f"{RECORDS.format('ruled')}/{record['id']}", {"f": None}, format="json"
+    )
+    assert removed.status_code == 400
+    assert removed.json()["errors"][0]["code"] == "required"
+    emptied = anon.patch(
+        f"{RECORDS.format('ruled')}/{record['id']}", {"f": ""}, format="multipart"
+    )
+    assert emptied.status_code == 400

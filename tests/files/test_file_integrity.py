@@ -176,3 +176,26 @@ def test_direct_uploads(docs, anon):
     assert mismatch.status_code == 400
     assert mismatch.json()["errors"][0]["code"] == "size_mismatch"
     assert [r.name for r in rows()] == [name]
+
+
+def test_storage_down_is_503_and_leaves_nothing(docs, anon, monkeypatch):
+    def refuse(key, content):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "save", refuse)
+    response = anon.post(
+        RECORDS.format("docs"), {"file": upload("f.txt", b"f")}, format="multipart"
+    )
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["code"] == "storage_unavailable"
+    assert response["Retry-After"]
+    assert rows() == []
+    assert anon.get(RECORDS.format("docs")).json()["items"] == []
+
+
+def test_the_change_log_carries_file_names(docs, anon):
+    record = anon.post(
+        RECORDS.format("docs"), {"many": [upload("a.txt", b"a")]}, format="multipart"
+    ).json()
+    changes = anon.get("/api/v1/collections/docs/changes").json()["changes"]
+    assert changes[-1]["record"]["many"] == record["many"]

@@ -28,7 +28,8 @@ class UploadCompleteView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(exclude=True)
-    def post(self, request, upload_id: str):
+    def post(self, request, id: str):  # noqa: A002  (the path parameter)
+        upload_id = id
         return Response(
             uploads.upload_complete(actor=request.user, upload_id=upload_id)
         )

@@ -6,12 +6,12 @@ urlpatterns = [
     path("files/token", views.FileTokenView.as_view(), name="file-token"),
     path("files/uploads", uploads_views.UploadListView.as_view(), name="file-uploads"),
     path(
-        "files/uploads/<str:upload_id>/complete",
+        "files/uploads/<str:id>/complete",
         uploads_views.UploadCompleteView.as_view(),
         name="file-upload-complete",
     ),
     path(
-        "files/<str:collection>/<str:record_id>/<str:name>",
+        "files/<str:collection>/<str:record>/<str:name>",
         views.FileView.as_view(),
         name="file",
     ),

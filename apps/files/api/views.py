@@ -53,7 +53,8 @@ class FileView(APIView):
     content_negotiation_class = JSONOnly
 
     @extend_schema(exclude=True)
-    def get(self, request, collection: str, record_id: str, name: str):
+    def get(self, request, collection: str, record: str, name: str):
+        record_id = record
         if not valid_stored_name(name):
             raise _not_found()
         spec = get_spec(collection)
@@ -61,10 +62,10 @@ class FileView(APIView):
         if not files:
             raise _not_found()
         # As the caller sees the record: hidden and read-ruled fields are left out.
-        record = records.record_get(
+        shown = records.record_get(
             actor=request.user, collection=collection, record_id=record_id
         )
-        field = next((f for f in files if _holds(record.get(f.name), name)), None)
+        field = next((f for f in files if _holds(shown.get(f.name), name)), None)
         if field is None:
             raise _not_found()
         signed_in = bool(getattr(request.user, "is_authenticated", False))
@@ -158,11 +159,8 @@ class FileTokenView(APIView):
 
     @extend_schema(exclude=True)
     def post(self, request):
-        session = (
-            (request.auth or {}).get("_session")
-            if isinstance(request.auth, dict)
-            else None
-        )
+        claims = request.auth if isinstance(request.auth, dict) else {}
+        session = claims.get("_session")
         if session is None:
             raise Forbidden(
                 "File tokens are for signed-in users; API keys send their key.",
