@@ -28,6 +28,8 @@ def _base_name(key: str) -> str:
 def record_payload(spec: CollectionSpec, form: QueryDict) -> dict:
     """The payload a JSON body would have carried."""
     payload: dict = {}
+    if not form:  # Django reads a body it cannot parse as no parts at all
+        raise ParseError("The multipart body holds no parts.")
     if JSON_PAYLOAD in form:
         raw = form[JSON_PAYLOAD]
         data = loads_strict(raw.encode() if isinstance(raw, str) else raw.read())

@@ -494,10 +494,9 @@ def test_an_invalid_content_length_is_400(every_type):
         ("text/plain", b'{"text": "x"}'),
         ("", b'{"text": "x"}'),
         ("application/x-www-form-urlencoded", b"text=x"),
-        (
-            "multipart/form-data; boundary=XX",
-            b'--XX\r\nContent-Disposition: form-data; name="text"\r\n\r\nx\r\n--XX--\r\n',
-        ),
+        ("multipart/form-data", b"text=x"),  # no boundary
+        ("multipart/form-data; boundary=XX", b"not a multipart body"),
+        ("multipart/form-data; boundary=XX", b"--XX--\r\n"),  # no parts at all
         ("application/xml", b"<text>x</text>"),
         ("application/octet-stream", b"\x00\x01"),
     ],
@@ -511,6 +510,13 @@ def test_an_unsupported_content_type_is_415_or_400(every_type, content_type, bod
     assert_error(response, (400, 415))
     assert every_type.get(f"{RECORDS}/{record['id']}").json()["text"] is None
     assert stored_rows() == 1
+
+
+def test_a_multipart_body_is_a_record_payload(every_type):
+    body = b'--XX\r\nContent-Disposition: form-data; name="text"\r\n\r\nx\r\n--XX--\r\n'
+    response = post_raw(every_type, body, "multipart/form-data; boundary=XX")
+    assert response.status_code == 201, response.content
+    assert response.json()["text"] == "x"
 
 
 def test_a_json_body_with_a_charset_parameter_is_accepted(every_type):
