@@ -439,6 +439,8 @@ _file_storage: dict = {
     },
 }
 if BAAS_S3_BUCKET:
+    from boto3.s3.transfer import TransferConfig
+
     _file_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -455,6 +457,11 @@ if BAAS_S3_BUCKET:
             "default_acl": None,
             "querystring_expire": BAAS_S3_URL_TTL,
             "file_overwrite": True,  # keys are unique (StoredFile.key): no HEAD first
+            # Multipart uploads to the bucket hold at most a few 8 MB parts in memory
+            # (boto3's defaults, 10 threads and a 100-chunk queue, hold ~150 MB).
+            "transfer_config": TransferConfig(
+                multipart_chunksize=8 * 1024 * 1024, max_concurrency=3, max_io_queue=8
+            ),
         },
     }
 STORAGES = {

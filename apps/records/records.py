@@ -135,7 +135,12 @@ def _payload(spec: CollectionSpec, data):
     return data
 
 
-_JSON_TYPES = (str, int, float, bool, type(None), dict)
+_JSON_TYPES = (str, int, float, bool, type(None), dict, list)
+
+
+def _rule_value(value):
+    """An uploaded file (anything a JSON body cannot hold) is its name to the rules."""
+    return value if isinstance(value, _JSON_TYPES) else str(getattr(value, "name", ""))
 
 
 def _rule_body(data):
@@ -145,10 +150,8 @@ def _rule_body(data):
     plain = {}
     for key, value in data.items():
         if isinstance(value, list):
-            value = [v if isinstance(v, _JSON_TYPES) else str(v.name) for v in value]
-        elif not isinstance(value, _JSON_TYPES):
-            value = str(getattr(value, "name", ""))
-        plain[key] = value
+            value = [_rule_value(v) for v in value]
+        plain[key] = _rule_value(value)
     return plain
 
 

@@ -86,10 +86,10 @@ def fresh_redis_database() -> Iterator[str]:
 def backing_services() -> Iterator[dict[str, str]]:
     """Environment for a server: nothing (embedded SQLite) or a fresh PostgreSQL + Redis,
     and the S3-compatible storage scripts/test started."""
-    if not postgres_profile():
-        yield {}
-        return
     s3 = {k: v for k, v in os.environ.items() if k.startswith("BAAS_S3_")}
+    if not postgres_profile():
+        yield s3
+        return
     with fresh_postgres_database() as database_url, fresh_redis_database() as redis_url:
         yield {"BAAS_DATABASE_URL": database_url, "BAAS_REDIS_URL": redis_url, **s3}
 

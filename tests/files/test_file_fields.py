@@ -338,3 +338,12 @@ def test_rules_see_an_uploaded_file_as_its_name(admin, anon):
         f"{RECORDS.format('ruled')}/{record['id']}", {"f": ""}, format="multipart"
     )
     assert emptied.status_code == 400
+
+
+def test_nested_lists_in_a_json_body_are_a_400_not_a_crash(posts, anon):
+    """Found by schemathesis: the rules' view of the body met a list inside a list."""
+    response = anon.post(
+        RECORDS.format("posts"), {"docs": [[None, None]], "title": "x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["param"] == "docs"

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import USER_PASSWORD
 from tests.sdk.conftest import JS_SDK, ROOT
@@ -99,6 +100,8 @@ def node_env(server_url, credentials, service_key, mail_dir, app_users):
         "BAAS_PASSWORD": password,
         "BAAS_API_KEY": service_key,
         "BAAS_MAIL_DIR": str(mail_dir),
+        # Direct uploads work on S3-compatible storage only (the PostgreSQL profile).
+        "BAAS_DIRECT_UPLOADS": "1" if settings.BAAS_S3_BUCKET else "",
         **app_users,
     }
 

@@ -159,9 +159,19 @@ describe('files against a live server', { skip: !BAAS_URL && 'BAAS_URL is not se
     assert.equal((await files.list({ filter: 'title = "once"', count: true })).total, 1);
   });
 
-  test('direct uploads need S3-compatible storage', async () => {
+  test('direct uploads go to S3-compatible storage, or are refused without it', async () => {
     const record = await files.create({ title: 'x' });
-    const error = await baasErrorOf(client.files.upload(FILES, record.id, 'docs', new File([PNG], 'me.png')));
-    assert.deepEqual([error.status, error.code], [409, 'direct_uploads_unavailable']);
+    const upload = client.files.upload(FILES, record.id, 'docs', new File([PNG], 'me.png'));
+    if (!process.env.BAAS_DIRECT_UPLOADS) {
+      const error = await baasErrorOf(upload);
+      assert.deepEqual([error.status, error.code], [409, 'direct_uploads_unavailable']);
+      return;
+    }
+    const updated = await upload;
+    assert.equal(updated.docs.length, 1);
+    assert.ok(stored(updated.docs[0], 'me', 'png'), updated.docs[0]);
+    const response = await fetch(client.files.url(FILES, record.id, updated.docs[0]));
+    assert.equal(response.status, 200);
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), PNG);
   });
 });
