@@ -54,9 +54,8 @@ def hinted_createsuperuser(out: str) -> list[str]:
     return argv
 
 
-@pytest.fixture(scope="module")
-def notes(served, env):
-    """createsuperuser (while the server runs), login, a collection and a record: over HTTP."""
+def create_superuser(served, env) -> None:
+    """The createsuperuser command `serve` printed, run while the server runs."""
     created = subprocess.run(
         hinted_createsuperuser(served.stdout()),
         check=False,
@@ -69,6 +68,12 @@ def notes(served, env):
     )
     assert created.returncode == 0, created.stderr
     assert f"Superuser {EMAIL} created." in created.stdout
+
+
+@pytest.fixture(scope="module")
+def notes(served, env):
+    """createsuperuser (while the server runs), login, a collection and a record: over HTTP."""
+    create_superuser(served, env)
     api = servers.login(servers.url_in(served.stdout()), EMAIL, PASSWORD)
     collection = api.post(
         "/api/v1/collections",

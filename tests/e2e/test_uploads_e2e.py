@@ -5,13 +5,12 @@ a chunked multipart body works. The peak RSS is printed (bench/RESULTS.md record
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 import requests
 
 from tests.e2e import servers
-from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, hinted_createsuperuser
+from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +36,7 @@ def served(data_dir):
         try:
             server.wait_for_output(READY_LINE)
             server.wait_healthy()
-            created = subprocess.run(
-                hinted_createsuperuser(server.stdout()),
-                check=False,
-                cwd=servers.REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                timeout=120,
-            )
-            assert created.returncode == 0, created.stderr
+            create_superuser(server, env)
             yield server
         finally:
             server.kill()
