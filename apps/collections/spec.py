@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from apps.collections.models import Collection, Field
 
@@ -65,6 +66,16 @@ class CollectionSpec:
     @property
     def is_auth(self) -> bool:
         return self.type == Collection.AUTH
+
+    @cached_property
+    def input_keys(self) -> frozenset[str]:
+        """Every key a record payload may carry (computed once per cached spec)."""
+        from apps.collections.field_types import get_type
+
+        keys = {"id"} | ({"email", "password"} if self.is_auth else set())
+        for f in self.fields:
+            keys.update(get_type(f.type).input_keys(f))
+        return frozenset(keys)
 
     def field_by_name(self, name: str) -> FieldSpec | None:
         for f in self.fields:

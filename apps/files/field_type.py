@@ -14,6 +14,7 @@ from apps.collections.field_types import register
 from apps.collections.field_types.base import FieldInvalid, FieldType, OptionsInvalid
 from apps.core.exceptions import ErrorItem, InvalidInput, PayloadTooLarge
 from apps.files import services
+from apps.files.models import StoredFile
 from apps.files.naming import valid_stored_name
 from apps.files.thumbs import parse_thumb
 
@@ -23,12 +24,16 @@ MAX_TYPES = 100
 MAX_THUMBS = 20
 
 
-class StoredUpload:
-    """A direct upload already in storage (checked by the completion call)."""
+class StoredUpload(str):
+    """A direct upload already in storage (checked by the completion call): its stored
+    name, which is what rules see of it in `@request.body`."""
 
-    def __init__(self, row) -> None:
-        self.row = row
-        self.name = row.name
+    row: StoredFile
+
+    def __new__(cls, row: StoredFile) -> StoredUpload:
+        upload = super().__new__(cls, row.name)
+        upload.row = row
+        return upload
 
 
 def _is_upload(value) -> bool:

@@ -128,31 +128,18 @@ def _write_many(
         )
 
 
-def _payload(spec: CollectionSpec, data):
-    """A multipart body as the JSON object it stands for."""
-    if isinstance(data, QueryDict):
-        return record_payload(spec, data)
-    return data
-
-
-_JSON_TYPES = (str, int, float, bool, type(None), dict, list)
-
-
-def _rule_value(value):
-    """An uploaded file (anything a JSON body cannot hold) is its name to the rules."""
-    return value if isinstance(value, _JSON_TYPES) else str(getattr(value, "name", ""))
-
-
-def _rule_body(data):
-    """The body as rules see it (`@request.body.<field>`): an uploaded file is its name."""
-    if not isinstance(data, dict):
-        return data
-    plain = {}
-    for key, value in data.items():
+def _payload(spec: CollectionSpec, data) -> tuple:
+    """(the payload, the body as rules see it): a multipart body as the JSON object it
+    stands for, where an uploaded file is its name to `@request.body.<field>`."""
+    if not isinstance(data, QueryDict):
+        return data, data
+    payload = record_payload(spec, data)
+    body = {}
+    for key, value in payload.items():
         if isinstance(value, list):
-            value = [_rule_value(v) for v in value]
-        plain[key] = _rule_value(value)
-    return plain
+            value = [str(v.name) if hasattr(v, "read") else v for v in value]
+        body[key] = value
+    return payload, body
 
 
 def _stage(spec: CollectionSpec, data: RecordInput, pk: str) -> list:
@@ -182,16 +169,22 @@ def _discard(staged: list) -> None:
         write.discard()
 
 
-@contextlib.contextmanager
-def _staged_writes(spec: CollectionSpec, data: RecordInput, pk: str):
-    """Staged writes for the block; discarded unless the block (its transaction) ends
-    without an exception."""
-    staged = _stage(spec, data, pk) if data.staged else []
-    try:
-        yield staged
-    except BaseException:
-        _discard(staged)
-        raise
+class _StagedWrites:
+    """The staged fields' writes (files stored, pending) for a block: discarded unless
+    the block (its transaction) ends without an exception."""
+
+    __slots__ = ("staged",)
+
+    def __init__(self, spec: CollectionSpec, data: RecordInput, pk: str) -> None:
+        self.staged = _stage(spec, data, pk) if data.staged else []
+
+    def __enter__(self) -> list:
+        return self.staged
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        if kind is not None:
+            _discard(self.staged)
+        return False
 
 
 def _not_found() -> NotFound:
@@ -395,8 +388,8 @@ def _write_errors(spec: CollectionSpec):
 @retry_on_schema_race
 def record_create(*, actor, collection: str, data) -> dict:
     spec = get_spec(collection)
-    data = _payload(spec, data)
-    access = Access(actor, spec, body=_rule_body(data), method="POST")
+    data, body = _payload(spec, data)
+    access = Access(actor, spec, body=body, method="POST")
     access.require("create")
     parsed = parse_record_input(spec, data, partial=False)
     pending = _refuse_unwritable(access, data)
@@ -410,7 +403,7 @@ def record_create(*, actor, collection: str, data) -> dict:
     if spec.is_auth:
         columns["password"] = make_password(parsed.password)
     with (
-        _staged_writes(spec, parsed, pk) as staged,
+        _StagedWrites(spec, parsed, pk) as staged,
         _write_errors(spec),
         transaction.atomic(),
     ):
@@ -519,8 +512,8 @@ def record_update(
     *, actor, collection: str, record_id: str, data, if_match: str | None = None
 ) -> dict:
     spec = get_spec(collection)
-    data = _payload(spec, data)
-    access = Access(actor, spec, body=_rule_body(data), method="PATCH")
+    data, body = _payload(spec, data)
+    access = Access(actor, spec, body=body, method="PATCH")
     access.require("update")
     parsed = parse_record_input(spec, data, partial=True)
     pending = _refuse_unwritable(access, data)
@@ -530,7 +523,7 @@ def record_update(
         columns["password"] = make_password(parsed.password)
     view = RecordView(access)
     with (
-        _staged_writes(spec, parsed, record_id) as staged,
+        _StagedWrites(spec, parsed, record_id) as staged,
         _write_errors(spec),
         transaction.atomic(),
     ):

@@ -47,9 +47,7 @@ def parse_record_input(spec: CollectionSpec, data, *, partial: bool) -> RecordIn
         raise InvalidInput("The body must be a JSON object.", code="invalid_type")
     errors: list[ErrorItem] = []
     result = RecordInput()
-    allowed = {"id"} | ({"email", "password"} if spec.is_auth else set())
-    for field in spec.fields:
-        allowed.update(get_type(field.type).input_keys(field))
+    allowed = spec.input_keys
     for key in data:
         if key in READ_ONLY:
             errors.append(ErrorItem("read_only", f"{key} is set by the server.", key))

@@ -347,3 +347,12 @@ def test_nested_lists_in_a_json_body_are_a_400_not_a_crash(posts, anon):
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["param"] == "docs"
+
+
+def test_form_values_that_parse_as_json_lists_are_not_files(posts, anon):
+    """A plain form field whose text is a JSON list reaches the rules as that list."""
+    response = create(
+        anon, {"title": "t", "views": "[1, 2]", "docs": [upload("a", b"a")]}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["param"] == "views"
