@@ -441,8 +441,15 @@ _file_storage: dict = {
 if BAAS_S3_BUCKET:
     from boto3.s3.transfer import TransferConfig
 
+    # Multipart uploads from memory (thumbnails, small bodies) hold at most three 8 MB
+    # parts: boto3's defaults (10 threads, 10 parts read ahead of them, which its
+    # TransferConfig does not take as an argument) hold 80 MB and more on a slow bucket.
+    _transfer_config = TransferConfig(
+        multipart_chunksize=8 * 1024 * 1024, max_concurrency=3, max_io_queue=8
+    )
+    _transfer_config.max_in_memory_upload_chunks = 3
     _file_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "apps.files.s3.BucketStorage",
         "OPTIONS": {
             "bucket_name": BAAS_S3_BUCKET,
             "endpoint_url": BAAS_S3_ENDPOINT,
@@ -457,11 +464,7 @@ if BAAS_S3_BUCKET:
             "default_acl": None,
             "querystring_expire": BAAS_S3_URL_TTL,
             "file_overwrite": True,  # keys are unique (StoredFile.key): no HEAD first
-            # Multipart uploads to the bucket hold at most a few 8 MB parts in memory
-            # (boto3's defaults, 10 threads and a 100-chunk queue, hold ~150 MB).
-            "transfer_config": TransferConfig(
-                multipart_chunksize=8 * 1024 * 1024, max_concurrency=3, max_io_queue=8
-            ),
+            "transfer_config": _transfer_config,
         },
     }
 STORAGES = {
