@@ -24,13 +24,21 @@ def end_sessions_on_credentials_change(
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.user_changed")
 def log_user_change(
-    sender, instance: User, raw: bool = False, update_fields=None, **kwargs
+    sender,
+    instance: User,
+    created: bool = False,
+    raw: bool = False,
+    update_fields=None,
+    **kwargs,
 ) -> None:
     if raw or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # fixtures; a login changes nothing a client syncs
     from apps.collections.dynamic import cache
+    from apps.collections.models import Change
     from apps.records import changelog
 
     spec = cache.current_spec("id", "users")
     if spec is not None:  # (absent only while the database is being set up)
-        changelog.log_change(spec, instance.pk, "upsert")
+        changelog.log_change(
+            spec, instance.pk, Change.CREATE if created else Change.UPDATE
+        )

@@ -85,8 +85,11 @@ class Change(models.Model):
     a lower `seq` and commit after one with a higher `seq` (apps.records.changelog).
     """
 
-    UPSERT = "upsert"
+    CREATE = "create"
+    UPDATE = "update"
     DELETE = "delete"
+    #: Rows written before creates and updates were told apart; read as updates.
+    UPSERT = "upsert"
 
     seq = models.BigAutoField(primary_key=True)
     collection_id = models.CharField(max_length=15)
@@ -108,6 +111,8 @@ class Change(models.Model):
             models.Index(
                 fields=["collection_id", "record_id"], name="baas_changes_record"
             ),
+            # Realtime reads every collection's changes in order (apps.realtime).
+            models.Index(fields=["txid", "seq"], name="baas_changes_order"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,8 @@
 """The change log (DESIGN.md decision 5): every committed write gets a change token.
 
-Each create/update appends an `upsert` row and each delete a `delete` row (a tombstone
-holding the row as it was) to `baas_changes`, in the writing transaction, so a change
-exists exactly when its write committed.
+Each create or update appends a `create` or `update` row and each delete a `delete` row
+(a tombstone holding the row as it was) to `baas_changes`, in the writing transaction, so
+a change exists exactly when its write committed.
 
 Order and tokens. A position is (`txid`, `seq`). On SQLite writers are serialised
 (IMMEDIATE transactions), so `seq` order is commit order and `txid` is 0. On PostgreSQL it
@@ -103,8 +103,8 @@ _INSERT = (
 
 
 def log_change(spec: CollectionSpec, record_id: str, op: str) -> None:
-    """Record an upsert of `record_id` in the current transaction (one raw INSERT: it is
-    on every write's path)."""
+    """Record a create or update of `record_id` in the current transaction (one raw
+    INSERT: it is on every write's path)."""
     postgres = connection.vendor == "postgresql"
     txid = "pg_current_xact_id()::text::bigint" if postgres else "0"
     now = timezone.now()
@@ -297,8 +297,10 @@ def _superseded_upserts(collection_id: str):
     ).filter(
         Q(txid__gt=OuterRef("txid")) | Q(txid=OuterRef("txid"), seq__gt=OuterRef("seq"))
     )
-    return Change.objects.filter(collection_id=collection_id, op=Change.UPSERT).filter(
-        Exists(later)
+    return (
+        Change.objects.filter(collection_id=collection_id)
+        .exclude(op=Change.DELETE)
+        .filter(Exists(later))
     )
 
 

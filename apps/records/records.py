@@ -24,7 +24,7 @@ from apps.collections.access import Access
 from apps.collections.dynamic import cache
 from apps.collections.field_types import get_type
 from apps.collections.field_types.relation import valid_id
-from apps.collections.models import Field
+from apps.collections.models import Change, Field
 from apps.collections.services import get_spec
 from apps.collections.spec import CollectionSpec, FieldSpec
 from apps.core.exceptions import (
@@ -427,7 +427,7 @@ def record_create(*, actor, collection: str, data) -> dict:
             operator_wrote_credentials(
                 pk, email=columns.get("email"), password_changed=False
             )
-        changelog.log_change(spec, pk, "upsert")
+        changelog.log_change(spec, pk, Change.CREATE)
         return _render_one(RecordView(access), pk)
 
 
@@ -548,7 +548,7 @@ def record_update(
                 "The update rule does not allow the record as changed.",
                 code="forbidden",
             )
-        changelog.log_change(spec, record_id, "upsert")
+        changelog.log_change(spec, record_id, Change.UPDATE)
         return _render_one(view, record_id)
 
 
