@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "apps.collections",
     "apps.records",
     "apps.files",
+    "apps.realtime",
     "apps.rules",
     "admin_ui",
 ]
@@ -407,6 +408,14 @@ BAAS_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 BAAS_IDEMPOTENCY_TTL = max(env_int("IDEMPOTENCY_TTL", 86400), 86400)
 # Delta sync tombstones (apps.records.changelog): older ones are pruned by a beat task.
 BAAS_CHANGES_RETENTION_DAYS = max(env_int("CHANGES_RETENTION_DAYS", 30), 1)
+# Realtime (docs/realtime.md#limits).
+BAAS_REALTIME_MAX_SUBSCRIPTIONS = env_int("REALTIME_MAX_SUBSCRIPTIONS", 100)
+BAAS_REALTIME_MAX_CONNECTIONS_PER_USER = env_int("REALTIME_MAX_CONNECTIONS_PER_USER", 20)
+BAAS_REALTIME_MAX_FRAME = env_int("REALTIME_MAX_FRAME", 64 * 1024)
+BAAS_REALTIME_SEND_QUEUE = env_int("REALTIME_SEND_QUEUE", 1000)
+BAAS_REALTIME_FRAME_RATE = env_int("REALTIME_FRAME_RATE", 20)  # per second, sustained
+BAAS_REALTIME_FRAME_BURST = env_int("REALTIME_FRAME_BURST", 60)
+BAAS_REALTIME_HEARTBEAT = env_int("REALTIME_HEARTBEAT", 20)  # seconds
 
 # --- files (apps/files, docs/configuration.md#file-storage) -----------------------------
 # Multipart bodies (file uploads) may be this large; each file field's `max_size` is

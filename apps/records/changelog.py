@@ -96,6 +96,15 @@ def _txid():
     return 0
 
 
+#: called (in the writing transaction) after changes are logged: realtime's wake-up
+on_logged: list = []
+
+
+def _logged() -> None:
+    for callback in on_logged:
+        callback()
+
+
 _INSERT = (
     "INSERT INTO baas_changes (collection_id, record_id, op, txid, created_at) "
     "VALUES (%s, %s, %s, {txid}, %s)"
@@ -111,6 +120,7 @@ def log_change(spec: CollectionSpec, record_id: str, op: str) -> None:
     created = now if postgres else connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(_INSERT.format(txid=txid), [spec.id, record_id, op, created])
+    _logged()
 
 
 def log_deletes(spec: CollectionSpec, model, pks: list[str]) -> None:
@@ -132,6 +142,7 @@ def log_deletes(spec: CollectionSpec, model, pks: list[str]) -> None:
         ],
         batch_size=CHUNK,
     )
+    _logged()
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -140,13 +151,8 @@ def _chunks(items: list, size: int = CHUNK):
 
 
 def _snapshots(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
-    """The stored rows (attname -> JSON value): one query for the columns, one per
-    multiple relation; enough to test the view rule on later."""
-    names = row_attnames(spec)
-    rows: dict[str, dict] = {}
-    for chunk in _chunks(list(pks)):
-        for row in model.objects.filter(pk__in=chunk).values(*names):
-            rows[row["id"]] = row
+    """The stored rows as JSON values; enough to test the view rule on later."""
+    rows = load_rows(spec, model, pks)
     json_fields = {f.attname for f in spec.fields if f.type == "json"}
     for row in rows.values():
         for name, value in row.items():
@@ -154,6 +160,17 @@ def _snapshots(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
                 row[name] = value.isoformat()
             elif name in json_fields and not is_empty(value):
                 row[name] = True  # rules compare JSON with null only: keep it small
+    return rows
+
+
+def load_rows(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
+    """The stored rows by id (attname -> value, multiple relations as id lists): one
+    query for the columns, one per multiple relation."""
+    names = row_attnames(spec)
+    rows: dict[str, dict] = {}
+    for chunk in _chunks(list(pks)):
+        for row in model.objects.filter(pk__in=chunk).values(*names):
+            rows[row["id"]] = row
     for field in spec.fields:
         if not get_type(field.type).is_many(field):
             continue
@@ -250,6 +267,44 @@ def read(collection_id: str, since: Position | None, limit: int) -> Page:
         return Page(rows, max(start, (bounds[0], 0)), False)
     last_position = (rows[-1].txid, rows[-1].seq) if rows else start
     return Page(rows, last_position, False)
+
+
+def head() -> Position:
+    """Where a reader of every collection's changes starts to see only new ones."""
+    bounds = _snapshot_bounds()
+    if bounds is not None:
+        return (bounds[0], 0)
+    return (0, _last_assigned_seq())
+
+
+def read_all(after: Position, limit: int) -> tuple[list[tuple], Position]:
+    """Up to `limit` change rows of every collection after a position, below the
+    horizon, as (txid, seq, collection id, record id, op) in order; and the position
+    the next read starts from (realtime's tail of the log)."""
+    bounds = _snapshot_bounds()  # before the read: see the module docstring
+    rows = Change.objects.filter(_after(after))
+    if bounds is not None:
+        rows = rows.filter(txid__lt=bounds[0])
+    found = list(
+        rows.order_by("txid", "seq").values_list(
+            "txid", "seq", "collection_id", "record_id", "op"
+        )[:limit]
+    )
+    if len(found) == limit:
+        return found, (found[-1][0], found[-1][1])
+    if bounds is not None:
+        return found, max(after, (bounds[0], 0))
+    return found, ((found[-1][0], found[-1][1]) if found else after)
+
+
+def tombstones(seqs: list[int]) -> dict[int, dict | None]:
+    """The snapshots of delete rows, by `seq`."""
+    found: dict[int, dict | None] = {}
+    for chunk in _chunks(seqs):
+        found.update(
+            Change.objects.filter(seq__in=chunk).values_list("seq", "snapshot")
+        )
+    return found
 
 
 def _check_still_valid(

@@ -78,8 +78,10 @@ class RecordView:
                 result[source].setdefault(field.attname, []).append(target)
         return result
 
-    def render(self, rows: list[dict]) -> list[dict]:
-        many = self.load_many([r["id"] for r in rows]) if self.many else {}
+    def render(self, rows: list[dict], many: dict | None = None) -> list[dict]:
+        """Rows in the API shape; `many`: multi-relation ids per record, when loaded."""
+        if many is None:
+            many = self.load_many([r["id"] for r in rows]) if self.many else {}
         plan = self._plan
         guarded = bool(self.guards)
         out = []
