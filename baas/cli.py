@@ -27,18 +27,28 @@ def _setup_django() -> None:
     django.setup()
 
 
-def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
+def _spawn(name: str, argv: list[str], **extra_env: str) -> subprocess.Popen:
     """A child that gets SIGTERM if the supervisor dies; its own workers (granian's) do
     the same with it (baas/lifecycle.py)."""
-    env = {**os.environ, lifecycle.ENV_FLAG: "1"}
+    env = {**os.environ, lifecycle.ENV_FLAG: "1", **extra_env}
     # preexec_fn is fork-safe here: no other thread runs (see _close_database).
     return subprocess.Popen(  # noqa: PLW1509
         argv, preexec_fn=lifecycle.die_with_parent, env=env
     )
 
 
+def _where(host: str, port: int, uds: str | None) -> list[str]:
+    return ["--uds", uds] if uds else ["--host", host, "--port", str(port)]
+
+
 def _granian_argv(
-    interface: str, target: str, host: str, port: int, workers: int, threads: int
+    interface: str,
+    target: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    uds: str | None = None,
 ) -> list[str]:
     """granian: a Rust HTTP server, several times less overhead per request than
     gunicorn or uvicorn on this stack (bench/RESULTS.md)."""
@@ -49,10 +59,7 @@ def _granian_argv(
         "--interface",
         interface,
         target,
-        "--host",
-        host,
-        "--port",
-        str(port),
+        *_where(host, port, uds),
         "--workers",
         str(workers),
         "--blocking-threads",
@@ -65,7 +72,7 @@ def _granian_argv(
     ]
 
 
-def _rest_api_argv(args) -> list[str]:
+def _rest_api_argv(args, uds: str | None = None) -> list[str]:
     """The REST API on granian's WSGI interface (`baas serve` and `baas web`): through an
     ASGI server and a thread-pool bridge the same requests cost 1.4-1.8x the CPU
     (bench/RESULTS.md, 2026-12-06)."""
@@ -76,6 +83,7 @@ def _rest_api_argv(args) -> list[str]:
         args.port,
         args.workers,
         args.threads,
+        uds,
     )
 
 
@@ -90,6 +98,14 @@ def _close_database() -> None:
 
 
 def _stop_all(children: dict[str, subprocess.Popen]) -> None:
+    realtime = children.get("realtime")
+    if realtime is not None and realtime.poll() is None and "front" in children:
+        # First realtime, while the proxy still carries its "going away" close frames.
+        realtime.send_signal(signal.SIGTERM)
+        try:
+            realtime.wait(timeout=STOP_TIMEOUT / 2)
+        except subprocess.TimeoutExpired:
+            pass
     for proc in children.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -160,24 +176,37 @@ def _beat_argv() -> list[str]:
 
 
 def _asgi_argv(
-    host: str, port: int, workers: int = 1, fd: int | None = None
+    host: str, port: int, workers: int = 1, uds: str | None = None
 ) -> list[str]:
-    where = (
-        ["--fd", str(fd)] if fd is not None else ["--host", host, "--port", str(port)]
-    )
+    """Realtime on uvicorn: protocol pings find vanished clients, frames are capped at
+    BAAS_REALTIME_MAX_FRAME before they are buffered, no per-message compression (its
+    state costs memory on every idle connection)."""
+    from django.conf import settings
+
+    heartbeat = str(settings.BAAS_REALTIME_HEARTBEAT)
     return [
         sys.executable,
         "-m",
         "uvicorn",
         "baas.asgi:application",
-        *where,
+        *_where(host, port, uds),
         "--workers",
         str(workers),
         "--no-access-log",
+        "--log-level",
+        "warning",
         "--lifespan",
         "off",
         "--timeout-graceful-shutdown",
         "5",
+        "--ws-max-size",
+        str(settings.BAAS_REALTIME_MAX_FRAME),
+        "--ws-ping-interval",
+        heartbeat,
+        "--ws-ping-timeout",
+        heartbeat,
+        "--ws-per-message-deflate",
+        "false",
     ]
 
 
@@ -225,11 +254,51 @@ def cmd_serve(args) -> int:
         )
     print("Press Ctrl-C to stop.", flush=True)
     _close_database()
-    children = {"web": _spawn("web", _rest_api_argv(args))}
+    children = _http_children(args, settings.DATA_DIR / "run")
     if not args.no_worker:
         children["worker"] = _spawn("worker", _worker_argv(1, "threads"))
         children["beat"] = _spawn("beat", _beat_argv())
     return _supervise(children)
+
+
+def _http_children(args, run_dir) -> dict[str, subprocess.Popen]:
+    """REST on granian and realtime on uvicorn, each on a Unix socket, behind haproxy on
+    the public port (baas/front.py); without haproxy, one ASGI process serves both."""
+    from baas import front
+
+    haproxy = front.haproxy_path()
+    if haproxy is None:
+        print(
+            "baas: haproxy is not installed (scripts/serve installs it): REST and "
+            "realtime share one slower ASGI process.",
+            file=sys.stderr,
+            flush=True,
+        )
+        argv = _asgi_argv(args.host, args.port)
+        return {"web": _spawn("web", argv, BAAS_REALTIME_SERVER="1")}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    web_sock, rt_sock = run_dir / "web.sock", run_dir / "realtime.sock"
+    for stale in (web_sock, rt_sock):
+        stale.unlink(missing_ok=True)
+    config = run_dir / "haproxy.cfg"
+    config.write_text(
+        front.config(
+            bind=f"{args.host}:{args.port}",
+            web=[f"unix@{web_sock}"],
+            realtime=[f"unix@{rt_sock}"],
+        )
+    )
+    behind = {front.ENV_BEHIND_FRONT: "1"}
+    return {
+        "realtime": _spawn(
+            "realtime",
+            _asgi_argv(args.host, args.port, uds=str(rt_sock)),
+            BAAS_REALTIME_SERVER="1",
+            **behind,
+        ),
+        "web": _spawn("web", _rest_api_argv(args, uds=str(web_sock)), **behind),
+        "front": _spawn("front", [haproxy, "-db", "-f", str(config)]),
+    }
 
 
 def cmd_web(args) -> int:
@@ -244,9 +313,8 @@ def cmd_web(args) -> int:
 def cmd_realtime(args) -> int:
     """WebSocket/SSE process (production): the ASGI application."""
     _setup_django()
-    return _supervise(
-        {"realtime": _spawn("realtime", _asgi_argv(args.host, args.port, args.workers))}
-    )
+    argv = _asgi_argv(args.host, args.port, args.workers)
+    return _supervise({"realtime": _spawn("realtime", argv, BAAS_REALTIME_SERVER="1")})
 
 
 def cmd_worker(args) -> int:

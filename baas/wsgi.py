@@ -5,7 +5,7 @@ import os
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from baas import lifecycle
+from baas import front, lifecycle
 from baas.request_body import RequestBodyMiddleware
 
 lifecycle.worker_started()
@@ -16,3 +16,5 @@ application = RequestBodyMiddleware(
     upload_limit=settings.BAAS_MAX_UPLOAD_SIZE,
     spool_dir=settings.FILE_UPLOAD_TEMP_DIR,
 )
+if os.environ.get(front.ENV_BEHIND_FRONT) == "1":
+    application = front.client_addr_from_proxy(application)

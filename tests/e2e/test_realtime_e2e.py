@@ -1,0 +1,132 @@
+"""Realtime through `baas serve`, as an app sees it: REST, WebSocket and server-sent events
+on one base URL (haproxy routes by path: baas/front.py), events after writes made over
+REST, and "going away" when the server stops."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.e2e import servers
+from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
+
+pytestmark = pytest.mark.slow
+
+POSTS = "/api/v1/collections/posts/records"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("realtime-data")
+    with servers.backing_services() as services:
+        env = servers.server_env(data_dir, **services)
+        server = servers.start_server(
+            ["serve"], env=env, log_dir=data_dir, name="serve"
+        )
+        try:
+            server.wait_for_output(READY_LINE)
+            server.wait_healthy()
+            create_superuser(server, env)
+            yield server
+        finally:
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def api(served):
+    api = servers.login(servers.url_in(served.stdout()), EMAIL, PASSWORD)
+    response = api.post(
+        "/api/v1/collections",
+        {
+            "name": "posts",
+            "fields": [{"name": "title", "type": "text"}],
+            "rules": {"list": "", "view": "", "create": "", "update": ""},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return api
+
+
+def _ws_url(api) -> str:
+    return api.base_url.replace("http://", "ws://") + "/api/v1/realtime"
+
+
+def _frame(ws, timeout: float = 10.0) -> dict:
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def test_a_websocket_on_the_api_port_receives_writes_made_over_rest(api):
+    with connect(_ws_url(api)) as ws:
+        ws.send(json.dumps({"type": "subscribe", "id": "s1", "topic": "posts"}))
+        ack = _frame(ws)
+        assert ack["type"] == "subscribed"
+        created = api.post(POSTS, {"title": "over REST"}).json()
+        event = _frame(ws)
+        assert event["action"] == "create" and event["record"] == created
+        # Resuming from the ack's token replays what this socket already saw.
+        with connect(_ws_url(api)) as again:
+            again.send(
+                json.dumps(
+                    {
+                        "type": "subscribe",
+                        "id": "r",
+                        "topic": "posts",
+                        "since": ack["token"],
+                    }
+                )
+            )
+            assert _frame(again)["type"] == "subscribed"
+            assert _frame(again)["record"]["id"] == created["id"]
+
+
+def test_server_sent_events_on_the_same_port(api):
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read():
+        with requests.get(
+            api.base_url + "/api/v1/realtime/sse?topics=posts", stream=True, timeout=15
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines(decode_unicode=True):
+                lines.append(line)
+                if line.startswith("data:") and '"subscribed"' in line:
+                    ready.set()
+                if line == "" and any(seen.startswith("id:") for seen in lines):
+                    return  # the end of the first event
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert ready.wait(10), lines
+    created = api.post(POSTS, {"title": "streamed"}).json()
+    reader.join(10)
+    event_id = next(line for line in lines if line.startswith("id:"))
+    assert event_id.split(": ", 1)[1]
+    data = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+    assert data[-1]["record"]["id"] == created["id"]
+
+
+def test_sse_refuses_a_bad_token_with_the_error_envelope(api):
+    response = requests.get(
+        api.base_url + "/api/v1/realtime/sse?topics=posts",
+        headers={"Authorization": "Bearer nope"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["code"] == "invalid_token"
+
+
+def test_stopping_the_server_closes_sockets_with_going_away(served, api):
+    with connect(_ws_url(api)) as ws:
+        ws.send(json.dumps({"type": "subscribe", "id": "s1", "topic": "posts"}))
+        assert _frame(ws)["type"] == "subscribed"
+        served.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
