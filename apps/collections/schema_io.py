@@ -19,12 +19,20 @@ class _Rollback(Exception):
     pass
 
 
+#: other parts of the schema document, registered by the apps that own them (realtime's
+#: `channels`): name -> (export(), import(actor=, entries=) -> changes)
+SECTIONS: dict[str, tuple] = {}
+
+
 def schema_export() -> dict:
     names = collection_names_by_id()
-    return {
+    document = {
         "version": EXPORT_VERSION,
         "collections": [collection_to_json(s, names) for s in services.list_specs()],
     }
+    for name, (export, _) in SECTIONS.items():
+        document[name] = export()
+    return document
 
 
 def _match_fields(entry: dict, current: CollectionSpec) -> dict:
@@ -213,6 +221,9 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                     services.validate_collection_rules(entry["name"])
                 except ApiError as exc:
                     raise _prefixed(exc, index) from None
+            for name, (_, import_section) in SECTIONS.items():
+                if name in document:
+                    changes += import_section(actor=actor, entries=document[name])
             if dry_run:
                 raise _Rollback
     except _Rollback:

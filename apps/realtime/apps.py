@@ -6,6 +6,11 @@ class RealtimeConfig(AppConfig):
     label = "realtime"
 
     def ready(self) -> None:
-        from apps.realtime import bus
+        from apps.collections import schema_io
+        from apps.realtime import bus, channels
 
         bus.connect_signals()
+        schema_io.SECTIONS["channels"] = (
+            channels.export_channels,
+            channels.import_channels,
+        )

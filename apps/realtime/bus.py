@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "baas:realtime"
 WAKE = b"w"
 REVOKE = b"r"
+CHANNEL_FRAME = b"m"  # m<process>\n<channel>\n<frame>: between realtime processes
 
 #: the hub of this process, when it runs one: called with each message (thread-safe)
 local_receiver: Callable[[bytes], None] | None = None

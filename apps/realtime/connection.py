@@ -16,11 +16,11 @@ from django.conf import settings
 
 from apps.collections.access import Access
 from apps.collections.services import get_spec
-from apps.core.exceptions import ApiError
-from apps.realtime import protocol
+from apps.core.exceptions import ApiError, Forbidden, Unauthenticated
+from apps.realtime import channels, protocol
 from apps.realtime.auth import ANONYMOUS, Identity, authenticate
 from apps.realtime.events import Subscription, prepare_filter
-from apps.realtime.hub import Hub
+from apps.realtime.hub import ChannelSub, Hub
 from apps.records import changelog
 from apps.rules.parser import RuleSyntaxError
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _SUB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CHANNEL = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:
@@ -57,6 +58,7 @@ class Connection:
         self._expiry: asyncio.TimerHandle | None = None
         self._allowance = float(settings.BAAS_REALTIME_FRAME_BURST)
         self._allowance_at = time.monotonic()
+        self._may_publish: dict[str, tuple[bool, float]] = {}
 
     # --- transport hooks -------------------------------------------------------------
     async def write(self, data: bytes) -> None:
@@ -268,7 +270,11 @@ class Connection:
                 429,
                 "too_many_subscriptions",
             )
-        name, record_id = parse_topic(message.get("topic"))
+        topic = message.get("topic")
+        if isinstance(topic, str) and topic.startswith(CHANNEL_PREFIX):
+            await self._subscribe_channel(sub_id, channel_name(topic))
+            return
+        name, record_id = parse_topic(topic)
         text = message.get("filter")
         if text is not None and (not isinstance(text, str) or len(text) > 4096):
             raise _invalid("filter", "A filter is an expression (text).")
@@ -295,6 +301,48 @@ class Connection:
             self.subscriptions.pop(sub_id, None)
             raise
 
+    async def _subscribe_channel(self, sub_id: str, name: str) -> None:
+        presence = await self.hub.run_db(
+            _check_channel, self.identity.actor, name, "subscribe"
+        )
+        sub = ChannelSub(
+            conn=self,
+            id=sub_id,
+            channel=name,
+            presence=presence,
+            user=self.identity.user_id,
+        )
+        self.subscriptions[sub_id] = sub
+        members = await self.hub.channel_join(sub)
+        ack: dict = {"id": sub_id}
+        if members is not None:
+            ack["members"] = members
+        self.send_frame(protocol.frame("subscribed", **ack))
+
+    async def on_publish(self, message: dict) -> None:
+        topic = message.get("topic")
+        if not isinstance(topic, str) or not topic.startswith(CHANNEL_PREFIX):
+            raise _invalid("topic", "Publish to a channel: channel:<name>.")
+        name = channel_name(topic)
+        if "data" not in message:
+            raise _invalid("data", "A publish frame carries data.")
+        now = time.monotonic()
+        cached = self._may_publish.get(name)
+        if cached is None or cached[1] < now:
+            await self.hub.run_db(_check_channel, self.identity.actor, name, "publish")
+            self._may_publish[name] = (True, now + PUBLISH_CHECK_SECONDS)
+        frame = orjson.dumps(
+            {
+                "type": "message",
+                "topic": topic,
+                "data": message["data"],
+                "from": self.identity.user_id,
+            }
+        )
+        await self.hub.broadcast(name, frame, exclude=self)
+        if isinstance(message.get("id"), str):
+            self.send_frame(protocol.frame("published", id=message["id"]))
+
     async def on_unsubscribe(self, message: dict) -> None:
         sub = (
             self.subscriptions.pop(message.get("id"), None)
@@ -310,7 +358,34 @@ class Connection:
         self.send_frame(protocol.frame("unsubscribed", id=sub.id))
 
 
-FRAMES = frozenset({"ping", "auth", "subscribe", "unsubscribe"})
+FRAMES = frozenset({"ping", "auth", "subscribe", "unsubscribe", "publish"})
+CHANNEL_PREFIX = "channel:"
+PUBLISH_CHECK_SECONDS = 2.0  # how long a publish permission is trusted
+
+
+def channel_name(topic: str) -> str:
+    name = topic[len(CHANNEL_PREFIX) :]
+    if not _CHANNEL.fullmatch(name):
+        raise _invalid("topic", "A channel name is 1-100 letters, digits or _.:-")
+    return name
+
+
+def _check_channel(actor, name: str, action: str) -> bool:
+    """Whether the channel tracks presence, once `actor` may `action` on it; the API's
+    errors otherwise (404 when no configuration matches)."""
+    config = channels.match(name)
+    if config is None:
+        raise ApiError(
+            "No channel matches this name.",
+            code="channel_not_found",
+            status=404,
+            param="topic",
+        )
+    if not channels.allowed(config, actor, action, name):
+        if actor is None:
+            raise Unauthenticated("Authentication required.")
+        raise Forbidden(f"You may not {action} on this channel.", code="forbidden")
+    return config.presence
 
 
 def parse_topic(topic) -> tuple[str, str | None]:
@@ -318,13 +393,6 @@ def parse_topic(topic) -> tuple[str, str | None]:
     if not isinstance(topic, str) or not topic or len(topic) > 200:
         raise _invalid(
             "topic", "A topic is a collection name or collection/<record id>."
-        )
-    if topic.startswith("channel:"):
-        raise ApiError(
-            "No channel matches this name.",
-            code="channel_not_found",
-            status=404,
-            param="topic",
         )
     name, _, record_id = topic.partition("/")
     if record_id and not _RECORD_ID.fullmatch(record_id):

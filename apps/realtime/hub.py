@@ -15,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
+import socket
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
 import orjson
 from django.conf import settings
 from django.db import OperationalError, close_old_connections
 
-from apps.realtime import bus, protocol
+from apps.realtime import bus, presence, protocol
 from apps.realtime.auth import authenticate
 from apps.realtime.events import Group, Subscription, plan
 from apps.records import changelog
@@ -71,8 +74,26 @@ def _replay(sub: Subscription, actor, since, until):
     return frames
 
 
+@dataclass(eq=False)
+class ChannelSub:
+    """A subscription to `channel:<name>` (messages between clients, presence)."""
+
+    conn: object
+    id: str
+    channel: str
+    presence: bool
+    user: str | None = None  # who joined (presence), whatever the connection becomes
+    active: bool = True
+
+
 class Hub:
     def __init__(self) -> None:
+        self.proc = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        #: channel name -> its subscriptions on this process
+        self.channels: dict[str, set[ChannelSub]] = defaultdict(set)
+        #: presence channel -> user id -> this process's subscriptions of that user
+        self.present: dict[str, dict[str, int]] = defaultdict(dict)
+        self.presence = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.db = ThreadPoolExecutor(1, thread_name_prefix="realtime-db")
         self.cursor: changelog.Position | None = None
@@ -104,11 +125,14 @@ class Hub:
         self.cursor = await self.run_db(changelog.head)
         bus.local_receiver = self.receive_threadsafe
         self._listener = await _listen(self)
+        self.presence = presence.backend(self.proc)
+        await self.presence.heartbeat()
         if os.environ.get("BAAS_REALTIME_SERVER"):
             _going_away_on_signals(self)
         self._tasks = [
             self.loop.create_task(self._tail(), name="realtime-tail"),
             self.loop.create_task(self._revalidate(), name="realtime-revalidate"),
+            self.loop.create_task(self._heartbeat(), name="realtime-heartbeat"),
         ]
 
     async def stop(self, code: int = protocol.GOING_AWAY) -> None:
@@ -120,6 +144,8 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._listener is not None:
             await self._listener.close()
+        if self.presence is not None:
+            await self.presence.close()
         if bus.local_receiver == self.receive_threadsafe:
             bus.local_receiver = None
 
@@ -142,6 +168,82 @@ class Hub:
             for conn in list(self.connections):
                 if conn.identity.session_key in keys:
                     conn.revoked()
+        elif message[:1] == bus.CHANNEL_FRAME:
+            origin, channel, frame = message[1:].split(b"\n", 2)
+            if origin.decode() != self.proc:
+                self._deliver(channel.decode(), frame, None)
+
+    # --- channels ---------------------------------------------------------------------
+    async def channel_join(self, sub: ChannelSub) -> list[str] | None:
+        """Add a channel subscription; the members present (presence channels)."""
+        self.channels[sub.channel].add(sub)
+        user = sub.user
+        if not sub.presence:
+            return None
+        if user is not None:
+            counts = self.present[sub.channel]
+            counts[user] = counts.get(user, 0) + 1
+            if counts[user] == 1 and await self.presence.join(sub.channel, user):
+                await self._announce(sub.channel, "join", user, exclude=sub.conn)
+        return await self.presence.list(sub.channel)
+
+    def _channel_leave(self, sub: ChannelSub) -> None:
+        subs = self.channels.get(sub.channel)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self.channels[sub.channel]
+        user = sub.user
+        if not sub.presence or user is None:
+            return
+        counts = self.present.get(sub.channel, {})
+        counts[user] = counts.get(user, 1) - 1
+        if counts[user] <= 0:
+            counts.pop(user, None)
+            if not counts:
+                self.present.pop(sub.channel, None)
+            self.loop.create_task(self._last_left(sub.channel, user))
+
+    async def _last_left(self, channel: str, user: str) -> None:
+        try:
+            if await self.presence.leave(channel, user):
+                await self._announce(channel, "leave", user)
+        except Exception:
+            log.warning("realtime: presence leave failed", exc_info=True)
+
+    async def _announce(self, channel, action, user, exclude=None) -> None:
+        frame = protocol.frame(
+            "presence", topic=f"channel:{channel}", action=action, user=user
+        )
+        await self.broadcast(channel, frame, exclude)
+
+    async def broadcast(self, channel: str, frame: bytes, exclude=None) -> None:
+        """A frame for every subscriber of a channel, on every realtime process."""
+        self._deliver(channel, frame, exclude)
+        if isinstance(self._listener, _RedisListener):
+            message = b"\n".join(
+                (bus.CHANNEL_FRAME + self.proc.encode(), channel.encode(), frame)
+            )
+            await self._listener.client.publish(bus.CHANNEL, message)
+
+    def _deliver(self, channel: str, frame: bytes, exclude) -> None:
+        for sub in list(self.channels.get(channel, ())):
+            if sub.active and sub.conn is not exclude:
+                sub.conn.send_frame(frame)
+
+    async def _heartbeat(self) -> None:
+        """Keep this process's presence alive; end the presence of dead processes."""
+        while True:
+            await asyncio.sleep(settings.BAAS_REALTIME_HEARTBEAT)
+            try:
+                await self.presence.heartbeat()
+                for channel, user in await self.presence.reap():
+                    await self._announce(channel, "leave", user)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("realtime: presence heartbeat failed", exc_info=True)
 
     # --- connections and subscriptions -------------------------------------------------
     def add(self, conn) -> None:
@@ -164,7 +266,10 @@ class Hub:
         self._wake.set()
         await future
 
-    def leave(self, sub: Subscription) -> None:
+    def leave(self, sub) -> None:
+        if isinstance(sub, ChannelSub):
+            self._channel_leave(sub)
+            return
         groups = self.groups.get(sub.collection_id)
         group = groups.get(sub.conn.identity.key) if groups else None
         if group is not None and sub in group.subs:
@@ -186,6 +291,8 @@ class Hub:
         """A connection authenticated again: its subscriptions move to the new identity
         (between batches: nothing in flight is lost or doubled)."""
         for sub in conn.subscriptions.values():
+            if isinstance(sub, ChannelSub):
+                continue  # presence keeps the identity it joined with
             groups = self.groups.get(sub.collection_id) or {}
             group = groups.get(old_key)
             if group is not None and sub in group.subs:

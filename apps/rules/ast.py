@@ -23,9 +23,10 @@ class FieldPath:
 
 @dataclass(frozen=True)
 class Macro:
-    """`@request.auth.<path>`, `@request.body.<path>`, `@request.method`, `@now`."""
+    """`@request.auth.<path>`, `@request.body.<path>`, `@request.method`, `@now`, and
+    `@channel.name` (in realtime channel rules)."""
 
-    source: str  # "auth" | "body" | "method" | "now"
+    source: str  # "auth" | "body" | "method" | "now" | "channel"
     path: tuple[str, ...] = ()
     pos: int = field(default=0, compare=False)
 

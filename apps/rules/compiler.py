@@ -55,12 +55,15 @@ class RuleContext:
     body: Any = None
     method: str = "GET"
     now: dt.datetime = field(default_factory=values.now)
+    channel: str | None = None  # `@channel.name`, in realtime channel rules
 
     def value(self, macro: Macro):
         if macro.source == "now":
             return self.now
         if macro.source == "method":
             return self.method
+        if macro.source == "channel":
+            return MISSING if self.channel is None else self.channel
         if macro.source == "auth":
             return MISSING if self.auth is None else self.auth(macro.path)
         node = self.body

@@ -83,6 +83,8 @@ def _macro(token: Token) -> Macro:
         return Macro("method", pos=pos)
     if len(parts) >= 3 and parts[0] == "request" and parts[1] in ("auth", "body"):
         return Macro(parts[1], tuple(parts[2:]), pos=pos)
+    if parts == ["channel", "name"]:  # realtime channel rules only (apps.realtime)
+        return Macro("channel", ("name",), pos=pos)
     raise RuleSyntaxError(
         f"Unknown macro {token}; use @request.auth.<field>, @request.body.<field>, "
         "@request.method or @now",

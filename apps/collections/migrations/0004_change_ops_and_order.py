@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('baas_collections', '0003_change_log'),
+        ("baas_collections", "0003_change_log"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='change',
-            index=models.Index(fields=['txid', 'seq'], name='baas_changes_order'),
+            model_name="change",
+            index=models.Index(fields=["txid", "seq"], name="baas_changes_order"),
         ),
     ]
