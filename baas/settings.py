@@ -397,6 +397,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.records.api.openapi.add_collection_paths",
         "apps.files.api.openapi.add_file_paths",
+        "apps.realtime.api.openapi.add_realtime_paths",
     ],
 }
 
