@@ -134,7 +134,9 @@ def connect_signals() -> None:
         key = instance.session_key
         transaction.on_commit(lambda: sessions_ended([key]))
 
-    post_delete.connect(ended, sender=Session, dispatch_uid="realtime.session_ended")
     post_delete.connect(
-        ended, sender=UserSession, dispatch_uid="realtime.usersession_ended"
+        ended, sender=Session, weak=False, dispatch_uid="realtime.session_ended"
+    )
+    post_delete.connect(
+        ended, sender=UserSession, weak=False, dispatch_uid="realtime.usersession_ended"
     )

@@ -48,7 +48,10 @@ def test_superusers_configure_channels_and_the_schema_carries_them(admin):
     [
         ({"name": "bad name"}, "name"),
         ({"name": "x", "rules": {"subscribe": "title = 'a'"}}, "rules.subscribe"),
-        ({"name": "x", "rules": {"subscribe": "@request.body.a = 1"}}, "rules.subscribe"),
+        (
+            {"name": "x", "rules": {"subscribe": "@request.body.a = 1"}},
+            "rules.subscribe",
+        ),
         ({"name": "x", "rules": {"read": ""}}, "rules"),
         ({"name": "x", "presence": "yes"}, "presence"),
     ],
@@ -94,11 +97,15 @@ def test_messages_reach_every_other_subscriber_under_the_rules(live, admin, make
     bob.send(type="publish", id="p2", topic="channel:room-readonly", data=1)
     assert bob.receive()["status"] == 403
     unknown = alice.subscribe("u", topic="channel:nowhere")
-    assert unknown["status"] == 404 and unknown["errors"][0]["code"] == "channel_not_found"
+    assert (
+        unknown["status"] == 404 and unknown["errors"][0]["code"] == "channel_not_found"
+    )
 
 
 def test_presence_lists_members_and_announces_joins_and_leaves(live, admin, make_user):
-    configure(admin, name="lobby", rules={"subscribe": "", "publish": ""}, presence=True)
+    configure(
+        admin, name="lobby", rules={"subscribe": "", "publish": ""}, presence=True
+    )
     make_user("alice@example.com")
     make_user("bob@example.com")
     alice, bob = live(), live()
