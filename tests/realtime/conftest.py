@@ -1,6 +1,6 @@
 import pytest
 
-from tests.realtime.live import Loop, Socket
+from tests.realtime.live import Loop, Socket, Stream
 
 
 @pytest.fixture
@@ -18,6 +18,26 @@ def live(schema_db):
     for socket in sockets:
         try:
             socket.close()
+        except Exception:
+            pass
+    loop.stop()
+
+
+@pytest.fixture
+def sse(schema_db):
+    """sse(query, headers) -> a server-sent-events stream of an in-process hub."""
+    loop = Loop()
+    streams: list[Stream] = []
+
+    def open_stream(query: str, headers=None) -> Stream:
+        stream = Stream(loop, query, headers=headers)
+        streams.append(stream)
+        return stream
+
+    yield open_stream
+    for stream in streams:
+        try:
+            stream.close()
         except Exception:
             pass
     loop.stop()

@@ -95,3 +95,55 @@ class Socket:
 
     def close(self) -> None:
         self.loop.run(self.ws.disconnect())
+
+
+class Stream:
+    """One server-sent-events request of /api/v1/realtime/sse."""
+
+    def __init__(self, loop: Loop, query: str, headers=None) -> None:
+        from baas.asgi import _http
+
+        self.loop = loop
+        self.app = ApplicationCommunicator(
+            _http,
+            {
+                "type": "http",
+                "method": "GET",
+                "path": "/api/v1/realtime/sse",
+                "query_string": query.encode(),
+                "headers": headers or [],
+            },
+        )
+        self.loop.run(self.app.send_input({"type": "http.request", "body": b""}))
+        start = self.loop.run(self.app.receive_output(5), 6)
+        self.status = start["status"]
+        self.headers = dict(start["headers"])
+        self.buffer = b""
+
+    def body(self) -> dict:
+        """The whole answer of a request that was refused."""
+        message = self.loop.run(self.app.receive_output(5), 6)
+        return orjson.loads(message["body"])
+
+    def event(self, timeout: float = 5.0) -> dict[str, str]:
+        """The next event's fields (`id`, `data`); comments are skipped."""
+        while b"\n\n" not in self.buffer:
+            message = self.loop.run(self.app.receive_output(timeout), timeout + 1)
+            self.buffer += message.get("body", b"")
+        raw, self.buffer = self.buffer.split(b"\n\n", 1)
+        fields = {}
+        for line in raw.decode().split("\n"):
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if not fields:
+            return self.event(timeout)
+        return fields
+
+    def close(self) -> None:
+        self.loop.run(self.app.send_input({"type": "http.disconnect"}))
+        try:
+            self.loop.run(self.app.wait(2), 3)
+        except Exception:
+            pass
