@@ -183,7 +183,7 @@ def _asgi_argv(
     state costs memory on every idle connection)."""
     from django.conf import settings
 
-    heartbeat = str(settings.BAAS_REALTIME_HEARTBEAT)
+    heartbeat = settings.BAAS_REALTIME_HEARTBEAT
     return [
         sys.executable,
         "-m",
@@ -202,9 +202,9 @@ def _asgi_argv(
         "--ws-max-size",
         str(settings.BAAS_REALTIME_MAX_FRAME),
         "--ws-ping-interval",
-        heartbeat,
+        str(heartbeat),
         "--ws-ping-timeout",
-        heartbeat,
+        str(2 * heartbeat),
         "--ws-per-message-deflate",
         "false",
     ]
@@ -286,6 +286,7 @@ def _http_children(args, run_dir) -> dict[str, subprocess.Popen]:
             bind=f"{args.host}:{args.port}",
             web=[f"unix@{web_sock}"],
             realtime=[f"unix@{rt_sock}"],
+            internal=True,
         )
     )
     behind = {front.ENV_BEHIND_FRONT: "1"}
@@ -315,6 +316,34 @@ def cmd_realtime(args) -> int:
     _setup_django()
     argv = _asgi_argv(args.host, args.port, args.workers)
     return _supervise({"realtime": _spawn("realtime", argv, BAAS_REALTIME_SERVER="1")})
+
+
+def cmd_front(args) -> int:
+    """haproxy on one address in front of `baas web` and `baas realtime` processes
+    (production; baas/front.py has the routing rules)."""
+    _setup_django()
+    from django.conf import settings
+
+    from baas import front
+
+    haproxy = front.haproxy_path()
+    if haproxy is None:
+        print(
+            "baas: haproxy is not installed (Debian: apt-get install haproxy).",
+            file=sys.stderr,
+        )
+        return 2
+    config = front.config(
+        bind=f"{args.host}:{args.port}", web=args.web, realtime=args.realtime
+    )
+    if args.print_config:
+        print(config, end="")
+        return 0
+    run_dir = settings.DATA_DIR / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / f"front-{args.port}.cfg"
+    path.write_text(config)
+    return _supervise({"front": _spawn("front", [haproxy, "-db", "-f", str(path)])})
 
 
 def cmd_worker(args) -> int:
@@ -458,6 +487,25 @@ def build_parser() -> argparse.ArgumentParser:
     realtime.add_argument("--workers", type=int, default=1)
     realtime.set_defaults(func=cmd_realtime)
 
+    front_cmd = sub.add_parser(
+        "front", help="haproxy: one address for REST and realtime processes"
+    )
+    front_cmd.add_argument("--host", default="0.0.0.0")
+    front_cmd.add_argument("--port", type=int, default=8000)
+    front_cmd.add_argument(
+        "--web", action="append", required=True, help="host:port of a `baas web`"
+    )
+    front_cmd.add_argument(
+        "--realtime",
+        action="append",
+        required=True,
+        help="host:port of a `baas realtime`",
+    )
+    front_cmd.add_argument(
+        "--print-config", action="store_true", help="print the haproxy configuration"
+    )
+    front_cmd.set_defaults(func=cmd_front)
+
     worker = sub.add_parser("worker", help="Celery worker")
     worker.add_argument("--concurrency", type=int, default=2)
     worker.add_argument("--pool", default="prefork")
@@ -487,12 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-LISTENING = {"serve", "web", "realtime"}  # the commands that listen on --port
+LISTENING = {"serve", "web", "realtime", "front"}  # the commands that listen on --port
 
 KNOWN = {
     "serve",
     "web",
     "realtime",
+    "front",
     "worker",
     "beat",
     "migrate",

@@ -36,11 +36,23 @@ def max_connections() -> int:
 
 
 def config(
-    *, bind: str, web: list[str], realtime: list[str], maxconn: int | None = None
+    *,
+    bind: str,
+    web: list[str],
+    realtime: list[str],
+    internal: bool = False,
+    maxconn: int | None = None,
 ) -> str:
     """An haproxy configuration: `bind` (host:port), servers as `unix@/path` or
-    host:port."""
+    host:port. `internal`: `baas serve`'s own proxy, whose hop the servers behind it
+    hide (X-Baas-Client-Addr); otherwise X-Forwarded-For is appended, for
+    BAAS_TRUSTED_PROXY_COUNT (docs/operations.md)."""
     maxconn = maxconn or max_connections()
+    client = (
+        f"http-request set-header {CLIENT_ADDR_HEADER} %[src]"
+        if internal
+        else "option forwardfor"
+    )
     web_servers = "\n".join(
         f"    server web{i} {addr} maxconn 256" for i, addr in enumerate(web)
     )
@@ -71,7 +83,7 @@ defaults
 frontend baas
     bind {bind}
     maxconn {maxconn}
-    http-request set-header {CLIENT_ADDR_HEADER} %[src]
+    {client}
     use_backend realtime if {{ path /api/v1/realtime }} || {{ path_beg /api/v1/realtime/ }}
     default_backend web
 
