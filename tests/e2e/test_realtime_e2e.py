@@ -24,7 +24,7 @@ POSTS = "/api/v1/collections/posts/records"
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("realtime-data")
     with servers.backing_services() as services:
-        env = servers.server_env(data_dir, **services)
+        env = servers.server_env(data_dir, BAAS_REALTIME_SEND_QUEUE="50", **services)
         server = servers.start_server(
             ["serve"], env=env, log_dir=data_dir, name="serve"
         )
@@ -120,6 +120,37 @@ def test_sse_refuses_a_bad_token_with_the_error_envelope(api):
     )
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] == "invalid_token"
+
+
+def test_a_slow_client_is_dropped_and_never_slows_the_others(api):
+    """A client that stops reading: its queue fills and it is closed with 4008, while a
+    reading client keeps getting every event."""
+    big = "x" * 100_000
+    with (
+        connect(_ws_url(api), max_queue=1) as slow,
+        connect(_ws_url(api), max_queue=None) as fast,
+    ):
+        for ws in (slow, fast):
+            ws.send(json.dumps({"type": "subscribe", "id": "s", "topic": "posts"}))
+            assert _frame(ws)["type"] == "subscribed"
+        received = []
+
+        def read_fast():
+            while len(received) < 150:
+                frame = _frame(fast, timeout=30)
+                if frame["type"] == "event":
+                    received.append(frame["record"]["title"])
+
+        reader = threading.Thread(target=read_fast, daemon=True)
+        reader.start()
+        for i in range(150):  # 15 MB: more than the socket buffers between them hold
+            assert api.post(POSTS, {"title": f"{i}:{big}"}).status_code == 201
+        reader.join(60)
+        assert [t.split(":")[0] for t in received] == [str(i) for i in range(150)]
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                slow.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 
 def test_stopping_the_server_closes_sockets_with_going_away(served, api):
