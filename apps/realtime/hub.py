@@ -122,7 +122,6 @@ class Hub:
     async def _start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self.cursor = await self.run_db(changelog.head)
         bus.local_receiver = self.receive_threadsafe
         self._listener = await _listen(self)
         self.presence = presence.backend(self.proc)
@@ -323,9 +322,11 @@ class Hub:
         for sub, since, future in joins:
             await self._join_now(sub, since, future)
         while True:
-            if not self.groups:  # nobody listens: skip ahead
-                self.cursor = max(self.cursor, await self.run_db(changelog.head))
+            if not self.groups:  # nobody listens: nothing to read until someone does
+                self.cursor = None
                 return
+            if self.cursor is None:
+                self.cursor = await self.run_db(changelog.head)
             groups = {
                 cid: [Group(g.actor, list(g.subs)) for g in by_key.values()]
                 for cid, by_key in self.groups.items()
@@ -344,6 +345,8 @@ class Hub:
                 future.cancel()
             return
         try:
+            if self.cursor is None:
+                self.cursor = await self.run_db(changelog.head)
             frames = []
             if since is not None:
                 frames = await self.run_db(
