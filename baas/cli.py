@@ -593,7 +593,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1  # before anything else is printed or started
     if args.command != "serve":  # serve names it in its banner, on stdout
         _announce_data_dir()
+    if args.command in LISTENING:
+        _raise_file_limit()
     return args.func(args)
+
+
+def _raise_file_limit() -> None:
+    """Each realtime connection holds a file descriptor (two through the proxy): raise
+    the soft limit, which is often 1024, to the hard one (the children inherit it)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
 
 
 if __name__ == "__main__":
