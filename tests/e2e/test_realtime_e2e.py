@@ -5,7 +5,11 @@ REST, and "going away" when the server stops."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 import requests
@@ -24,7 +28,13 @@ POSTS = "/api/v1/collections/posts/records"
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("realtime-data")
     with servers.backing_services() as services:
-        env = servers.server_env(data_dir, BAAS_REALTIME_SEND_QUEUE="50", **services)
+        env = servers.server_env(
+            data_dir,
+            BAAS_REALTIME_SEND_QUEUE="50",
+            BAAS_REALTIME_HEARTBEAT="2",
+            BAAS_EMAIL_VERIFICATION="none",
+            **services,
+        )
         server = servers.start_server(
             ["serve"], env=env, log_dir=data_dir, name="serve"
         )
@@ -151,6 +161,64 @@ def test_a_slow_client_is_dropped_and_never_slows_the_others(api):
             while True:
                 slow.recv(timeout=30)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+VANISHING_CLIENT = """
+import json, sys, time
+from websockets.sync.client import connect
+ws = connect(sys.argv[1])
+ws.send(json.dumps({"type": "auth", "token": sys.argv[2]}))
+ws.send(json.dumps({"type": "subscribe", "id": "c", "topic": "channel:room"}))
+while json.loads(ws.recv())["type"] != "subscribed":
+    pass
+print("joined", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_client_that_vanishes_leaves_presence_after_missing_its_heartbeat(api):
+    response = api.post(
+        "/api/v1/channels",
+        {"name": "room", "rules": {"subscribe": "", "publish": ""}, "presence": True},
+    )
+    assert response.status_code == 201, response.text
+    signed = requests.post(
+        api.base_url + "/api/v1/auth/signup",
+        json={"email": "vanishing@example.com", "password": "Vanish-pass-123"},
+        timeout=30,
+    )
+    assert signed.status_code == 200, signed.text
+    token = signed.json()["meta"]["access_token"]
+    user = str(signed.json()["data"]["user"]["id"])
+    with connect(_ws_url(api)) as watcher:
+        watcher.send(
+            json.dumps({"type": "subscribe", "id": "w", "topic": "channel:room"})
+        )
+        assert _frame(watcher)["members"] == []
+        client = subprocess.Popen(
+            [sys.executable, "-c", VANISHING_CLIENT, _ws_url(api), token],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert client.stdout.readline().strip() == "joined"
+            joined = _frame(watcher)
+            assert (joined["type"], joined["action"], joined["user"]) == (
+                "presence",
+                "join",
+                user,
+            )
+            client.send_signal(signal.SIGSTOP)  # gone, without a goodbye
+            started = time.monotonic()
+            while True:  # the server's pings go unanswered: 2 + 4 s, then it leaves
+                frame = _frame(watcher, timeout=20)
+                if frame["type"] == "presence":
+                    break
+            assert (frame["action"], frame["user"]) == ("leave", user)
+            assert time.monotonic() - started < 15
+        finally:
+            client.kill()
+            client.wait()
 
 
 def test_stopping_the_server_closes_sockets_with_going_away(served, api):
