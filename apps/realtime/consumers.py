@@ -36,6 +36,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accepting: the handshake gets a 403
             return
         self.hub = get_hub()
+        if self.hub.stopping:
+            await self.close()  # shutting down: the handshake gets a 403 at once
+            return
         await self.hub.start()
         await self.accept()
         self.conn = _WebSocket(self)

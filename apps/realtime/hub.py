@@ -105,6 +105,7 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._started: asyncio.Future | None = None
         self._listener = None
+        self.stopping = False
 
     # --- life ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,7 +136,9 @@ class Hub:
         ]
 
     async def stop(self, code: int = protocol.GOING_AWAY) -> None:
-        """Close every connection (`going away`: clients resume elsewhere)."""
+        """Close every connection (`going away`: clients resume elsewhere) and refuse
+        new ones: a client reconnecting at once must land on another process."""
+        self.stopping = True
         for conn in list(self.connections):
             await conn.close(code, "server shutting down")
         for task in self._tasks:

@@ -62,6 +62,7 @@ async def _respond_error(send, exc: ApiError, cors: list) -> None:
     headers = [(b"content-type", b"application/json"), *cors]
     if exc.status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="api"'))
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send(
         {"type": "http.response.start", "status": exc.status, "headers": headers}
     )
@@ -136,6 +137,18 @@ async def sse_app(scope, receive, send) -> None:
         )
         return
     hub = get_hub()
+    if hub.stopping:
+        await _respond_error(
+            send,
+            ApiError(
+                "The server is shutting down; reconnect.",
+                code="unavailable",
+                status=503,
+                headers={"Retry-After": "1"},
+            ),
+            cors,
+        )
+        return
     await hub.start()
     try:
         identity, token, topics, since = await _prepare(hub, scope)
