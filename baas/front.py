@@ -17,6 +17,10 @@ import resource
 import shutil
 
 CLIENT_ADDR_HEADER = "X-Baas-Client-Addr"
+TOO_LARGE = (
+    '{"status":413,"errors":[{"code":"too_large",'
+    '"message":"The request body is too large."}]}'
+)
 #: set for the servers that `baas serve` puts behind its own haproxy
 ENV_BEHIND_FRONT = "BAAS_BEHIND_FRONT"
 
@@ -47,7 +51,11 @@ def config(
     host:port. `internal`: `baas serve`'s own proxy, whose hop the servers behind it
     hide (X-Baas-Client-Addr); otherwise X-Forwarded-For is appended, for
     BAAS_TRUSTED_PROXY_COUNT (docs/operations.md)."""
+    from django.conf import settings
+
     maxconn = maxconn or max_connections()
+    upload_limit = settings.BAAS_MAX_UPLOAD_SIZE
+    body_limit = settings.BAAS_MAX_BODY_SIZE
     client = (
         f"http-request set-header {CLIENT_ADDR_HEADER} %[src]"
         if internal
@@ -84,6 +92,18 @@ frontend baas
     bind {bind}
     maxconn {maxconn}
     {client}
+    # A body declared too large is refused here, before it is sent on, and the client's
+    # connection is closed (as the servers do: baas/request_body.py): left to a server,
+    # the proxy would go on reading the body nobody wants.
+    # (haproxy's integers are 32-bit here: a length of 11 digits or more is too large
+    # for any limit this can express; a limit over 2 GiB is left to the servers.)
+    acl multipart req.hdr(content-type) -m beg -i multipart/form-data
+    acl huge req.hdr(content-length),length gt 10
+    acl over_upload req.hdr_val(content-length) gt {min(upload_limit, 2**31 - 1)}
+    acl over_body req.hdr_val(content-length) gt {min(body_limit, 2**31 - 1)}
+    http-request return status 413 content-type application/json string '{TOO_LARGE}' hdr Connection close if huge || multipart over_upload || !multipart over_body
+    # Past this proxy, a server's own 413 (a chunked body) closes the connection too.
+    http-response set-header Connection close if {{ status 413 }}
     use_backend realtime if {{ path /api/v1/realtime }} || {{ path_beg /api/v1/realtime/ }}
     default_backend web
 

@@ -7,6 +7,7 @@ with foreign keys on); the `clean_schema` fixture drops every collection table a
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 from django.db import connection
@@ -58,6 +59,22 @@ def drop_dynamic_schema() -> None:
     cache._specs.clear()
     cache._models.clear()
     cache._seen.clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """SQLite: the test database is a file (on tmpfs where there is one), as the
+    embedded default's is: WAL, the writer lock, readers that never block a writer. A
+    shared-cache memory database locks tables between connections, which the realtime
+    hub's reading thread (and any server thread) would meet as spurious errors."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if "sqlite" not in database["ENGINE"]:
+        return
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    folder = tempfile.mkdtemp(prefix="baas-test-db-", dir=base)
+    database.setdefault("TEST", {})["NAME"] = os.path.join(folder, "test.sqlite3")
 
 
 @pytest.fixture

@@ -127,6 +127,7 @@ def served(smtp, data_dir):
                 "createsuperuser", "--email", ADMIN, "--password", PASSWORD, env=env
             )
             assert created.returncode == 0, created.stderr
+            server.env = env
             yield server
         finally:
             server.kill()
@@ -257,10 +258,28 @@ def request_from(server, source_ip: str, path: str, body: dict):
         conn.close()
 
 
-def test_the_rate_limit_is_shared_by_both_http_processes(served):
+@pytest.fixture
+def web(served, data_dir):
+    """`baas web` (granian, two worker processes) on the same data: `baas serve` puts
+    its workers behind a proxy, where a connection does not show which one answered."""
+    server = servers.start_server(
+        ["web", "--host", "127.0.0.1", "--workers", "2"],
+        env=served.env,
+        log_dir=data_dir,
+        name="web",
+    )
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.kill()
+
+
+def test_the_rate_limit_is_shared_by_both_http_processes(web):
     """The per-account failed-login limit (5 per 5 minutes): every attempt on a fresh
     connection, so granian's two worker processes take turns; whichever answers, the
     sixth attempt and every later one is 429."""
+    served = web
     attempt = {"email": "target@example.com", "password": "a-wrong-guess"}
     answers = []
     for _ in range(5):
