@@ -67,6 +67,39 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
+  /**
+   * A WebSocket class for `client.realtime`; default the global `WebSocket` (browsers,
+   * React Native, Node >= 22). On Node 18/20 pass one, e.g. `import { WebSocket } from 'ws'`.
+   */
+  WebSocket?: WebSocketConstructor;
+  /** Timings of `client.realtime` (milliseconds). */
+  realtime?: RealtimeOptions;
+}
+
+/** What `client.realtime` needs of a WebSocket (the standard API). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: { data: any }) => void) | null;
+  onclose: ((event: { code: number; reason?: string }) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface RealtimeOptions {
+  /** The first reconnect delay; it doubles on each failed attempt (with jitter). Default 500. */
+  reconnectMin?: number;
+  /** The longest reconnect delay. Default 30000. */
+  reconnectMax?: number;
+  /** How often to ping the server. Default 25000. */
+  pingInterval?: number;
+  /** Reconnect when nothing arrived this long after a ping (or after connecting). Default 10000. */
+  pingTimeout?: number;
+  /** Refresh the access token and send it again this long before it expires. Default 60000. */
+  refreshBefore?: number;
 }
 
 export interface RequestOptions {
@@ -386,6 +419,11 @@ export class RecordCollection<T extends object = Record<string, unknown>> {
   changes(options?: ChangesOptions): Promise<ChangesPage<T>>;
   /** Every page after `since`, `onChange` per entry; resolves to the token to store. */
   sync(options: SyncOptions<T>): Promise<string | null>;
+  /** Changes as they happen, over `client.realtime` (topic `name` or `name/<recordId>`). */
+  subscribe(
+    callback: (event: RealtimeEvent<T>) => void,
+    options?: CollectionSubscribeOptions,
+  ): Subscription;
   opCreate(data: Partial<T> & Record<string, unknown>): BatchOperation;
   opUpdate(id: string, data: Partial<T> & Record<string, unknown>): BatchOperation;
   opDelete(id: string): BatchOperation;
@@ -565,6 +603,117 @@ export class Auth {
   clear(): Promise<void>;
 }
 
+// --- realtime -----------------------------------------------------------------------------
+
+/**
+ * `idle`: no connection (nothing subscribed, after `close()`, or stopped by an auth error
+ * until the tokens change); `connecting`; `open`; `reconnecting`: the connection was lost,
+ * trying again with backoff.
+ */
+export type RealtimeState = 'idle' | 'connecting' | 'open' | 'reconnecting';
+
+/** One change of a record, in change-log order. */
+export interface RealtimeEvent<T extends object = Record<string, unknown>> {
+  action: 'create' | 'update' | 'delete';
+  /** The record as it is now, with the fields you may read; `{id}` for a delete. */
+  record: BaasRecord<T>;
+  /** Where this change is in the change log (a `since` to resume from). */
+  token: string;
+}
+
+/** A message another client published on a channel. */
+export interface ChannelMessage<D = any> {
+  /** `channel:<name>` */
+  topic: string;
+  data: D;
+  /** The publisher's user id; null when anonymous (or an API key). */
+  from: string | null;
+}
+
+/** A presence change; `sync` (user null) comes with the whole list on each (re)subscription. */
+export interface PresenceChange {
+  action: 'join' | 'leave' | 'sync';
+  user: string | null;
+  /** The user ids present after the change. */
+  members: string[];
+}
+
+export interface SubscribeOptions {
+  /** Only records matching this expression (the language of list filters). */
+  filter?: string;
+  /** A change token: the changes after it come first, then live ones. */
+  since?: string | null;
+  /**
+   * The subscription was refused (it is over), or 410 `resync_required`: `since` is too
+   * old, the subscription goes on from now; reload the collection.
+   */
+  onError?: (error: BaasError) => void;
+}
+
+export interface CollectionSubscribeOptions extends SubscribeOptions {
+  /** Follow this one record only (topic `posts/<id>`). */
+  recordId?: string;
+}
+
+/** A subscription: `unsubscribe()` ends it. */
+export class Subscription {
+  /** `posts`, `posts/<id>` or `channel:<name>`. */
+  readonly topic: string;
+  /** The change token of the last event (or acknowledgement); null before it and for channels. */
+  readonly token: string | null;
+  /** Resolves once the server acknowledged it; rejects with the refusal (a `BaasError`). */
+  readonly ready: Promise<void>;
+  unsubscribe(): void;
+}
+
+/** `client.realtime.channel(name)`: messages between clients, presence. */
+export class Channel<D = any> {
+  readonly name: string;
+  /** `channel:<name>` */
+  readonly topic: string;
+  /** The user ids present (presence channels), kept up to date while subscribed. */
+  readonly members: string[];
+  /** Receive messages; the channel is subscribed while it has a listener. */
+  subscribe(
+    onMessage?: ((message: ChannelMessage<D>) => void) | null,
+    options?: { onError?: (error: BaasError) => void },
+  ): Subscription;
+  /** Resolves when the server accepted it; rejects with a `BaasError`. */
+  publish(data: D): Promise<void>;
+  /** Joins, leaves, and `sync` with the whole list; subscribes the channel too. Returns a stop function. */
+  onPresence(callback: (change: PresenceChange) => void): () => void;
+}
+
+/** `client.realtime`: one WebSocket, opened on the first subscription or publish. */
+export class Realtime {
+  /** `wss://host/api/v1/realtime` */
+  readonly url: string;
+  readonly state: RealtimeState;
+  /** A channel: the same as `channel(name).subscribe(onMessage, { onError })`. */
+  subscribe<D = any>(
+    topic: `channel:${string}`,
+    onMessage: (message: ChannelMessage<D>) => void,
+    options?: { onError?: (error: BaasError) => void },
+  ): Subscription;
+  /** A collection (`posts`) or one record (`posts/<id>`). */
+  subscribe<T extends object = Record<string, unknown>>(
+    topic: string,
+    callback: (event: RealtimeEvent<T>) => void,
+    options?: SubscribeOptions,
+  ): Subscription;
+  /** The same object for the same name. */
+  channel<D = any>(name: string): Channel<D>;
+  /** Close the connection and end every subscription; subscribing again reconnects. */
+  close(): void;
+  /** Returns a stop function. */
+  onStateChange(callback: (state: RealtimeState) => void): () => void;
+  /**
+   * Connection errors: 410 `session_ended` (tokens cleared), 401 `invalid_token` (could
+   * not refresh), 413 `too_large`, and subscription errors without an `onError`.
+   */
+  onError(callback: (error: BaasError) => void): () => void;
+}
+
 export class BaasClient {
   constructor(options: ClientOptions);
   /** The API root, e.g. `https://api.example.com/api/v1`. */
@@ -574,6 +723,8 @@ export class BaasClient {
   readonly collections: Collections;
   readonly schema: Schema;
   readonly files: Files;
+  /** Realtime: record events and channels over one WebSocket (made on first use). */
+  readonly realtime: Realtime;
   collection<T extends object = Record<string, unknown>>(name: string): RecordCollection<T>;
   /** A raw call below `/api/v1`; resolves to the decoded JSON (undefined for 204). */
   request<R = any>(method: string, path: string, options?: RequestOptions): Promise<R>;

@@ -1,5 +1,5 @@
 /**
- * JavaScript client for the BaaS REST API (Node >= 18, React Native, browsers).
+ * JavaScript client for the BaaS REST API and realtime (Node >= 18, React Native, browsers).
  * Types: index.d.ts.
  * @module
  */
@@ -10,3 +10,4 @@ export { Auth } from './src/auth.js';
 export { RecordCollection } from './src/records.js';
 export { Collections, Schema } from './src/schema.js';
 export { Files } from './src/files.js';
+export { Channel, Realtime, Subscription } from './src/realtime.js';

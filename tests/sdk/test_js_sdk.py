@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,8 @@ MFA_EMAIL = "js.mfa@example.com"
 ACCOUNT_SUITE = "account.test.mjs"
 # File fields, downloads, thumbnails and file tokens (see files-live.test.mjs).
 FILES_SUITE = "files-live.test.mjs"
+# Realtime needs a WebSocket server: `baas serve`, in test_js_sdk_realtime.py.
+REALTIME_SUITE = "realtime-live.test.mjs"
 
 
 @pytest.fixture
@@ -70,10 +73,12 @@ def app_users(schema_db, make_user) -> dict[str, str]:
     }
 
 
-def run_node_suite(files: list[Path], env: dict[str, str]) -> None:
+def run_node_suite(
+    files: list[Path], env: dict[str, str], node_options: Sequence[str] = ()
+) -> None:
     node = node_binary()
     result = subprocess.run(
-        [node, "--test", "--test-reporter=tap", *map(str, files)],
+        [node, *node_options, "--test", "--test-reporter=tap", *map(str, files)],
         check=False,
         cwd=ROOT,
         env={**os.environ, **env, "NO_COLOR": "1"},
@@ -110,7 +115,7 @@ def test_js_sdk_suite_passes_against_a_live_server(node_env):
     files = sorted(
         p
         for p in (JS_SDK / "test").glob("*.test.mjs")
-        if p.name not in (ACCOUNT_SUITE, FILES_SUITE)
+        if p.name not in (ACCOUNT_SUITE, FILES_SUITE, REALTIME_SUITE)
     )
     run_node_suite(files, node_env)
 

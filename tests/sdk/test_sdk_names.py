@@ -23,6 +23,9 @@ PAIRS = [
     ("schema.js", "Collections", "schema.py", "Collections"),
     ("schema.js", "Schema", "schema.py", "Schema"),
     ("files.js", "Files", "files.py", "Files"),
+    ("realtime.js", "Realtime", "realtime.py", "Realtime"),
+    ("realtime.js", "Channel", "realtime.py", "Channel"),
+    ("realtime.js", "Subscription", "realtime.py", "Subscription"),
 ]
 
 ONLY_JS = {

@@ -99,6 +99,9 @@ export class Auth {
     this._storage = options.storage ?? null;
     this._storageKey = options.storageKey ?? 'baas.auth';
     this._onTokens = options.onTokens ?? null;
+    // The SDK's own observers of token changes (the realtime connection re-authenticates).
+    /** @type {Set<(tokens: Tokens) => void>} */
+    this._listeners = new Set();
     // Tokens given explicitly win over stored ones; otherwise storage is read once, lazily.
     /** @type {Promise<void> | null} */
     this._loading = this._storage && !this._accessToken && !this._refreshToken ? null : Promise.resolve();
@@ -109,6 +112,9 @@ export class Auth {
     this._sessionToken = null;
     /** @type {string | null} */
     this._pending = null;
+    // The logout under way: the realtime connection's close 4003 is its own doing then.
+    /** @type {Promise<void> | null} */
+    this._loggingOut = null;
   }
 
   /** The step a sign-in flow waits for (`verify_email`, ...), or null. */
@@ -170,7 +176,19 @@ export class Auth {
         await this._storage.removeItem(this._storageKey);
       }
     }
+    for (const listener of this._listeners) listener(current);
     if (this._onTokens) this._onTokens(current);
+  }
+
+  /**
+   * Call `listener` after every change of the tokens (login, refresh, clear), before
+   * `onTokens`; returns a function that stops it.
+   * @param {(tokens: Tokens) => void} listener
+   * @returns {() => void}
+   */
+  _listen(listener) {
+    this._listeners.add(listener);
+    return () => { this._listeners.delete(listener); };
   }
 
   /**
@@ -399,7 +417,15 @@ export class Auth {
    * the server cannot be reached; the error is thrown afterwards).
    * @returns {Promise<void>}
    */
-  async logout() {
+  logout() {
+    if (!this._loggingOut) {
+      this._loggingOut = this._logout().finally(() => { this._loggingOut = null; });
+    }
+    return this._loggingOut;
+  }
+
+  /** @returns {Promise<void>} */
+  async _logout() {
     try {
       const token = await this._liveAccessToken();
       if (token) {

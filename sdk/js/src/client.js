@@ -10,6 +10,7 @@ import {
 import { Files } from './files.js';
 import { sendWithProgress } from './progress.js';
 import { queryString } from './query.js';
+import { Realtime } from './realtime.js';
 import { RecordCollection } from './records.js';
 import { Collections, Schema } from './schema.js';
 
@@ -96,6 +97,20 @@ export class BaasClient {
     this.schema = new Schema(this);
     /** @type {Files} */
     this.files = new Files(this);
+    /** @type {ClientOptions} */
+    this._options = options;
+    /** @type {Realtime | null} */
+    this._realtime = null;
+  }
+
+  /**
+   * Realtime over one WebSocket, made on first use (the connection opens with the first
+   * subscription): `client.realtime.subscribe('posts', cb)`, `client.realtime.channel(name)`.
+   * @returns {Realtime}
+   */
+  get realtime() {
+    if (this._realtime === null) this._realtime = new Realtime(this, this._options);
+    return this._realtime;
   }
 
   /**

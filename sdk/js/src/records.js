@@ -294,6 +294,27 @@ export class RecordCollection {
     }
   }
 
+  // --- realtime --------------------------------------------------------------------------
+
+  /**
+   * Changes as they happen (over `client.realtime`): `callback({action, record, token})`
+   * for each create, update and delete of a record you may see, in change-log order; a
+   * delete's `record` is `{id}`. `recordId` follows one record; `filter`, `since` and
+   * `onError` are those of `client.realtime.subscribe()`. Returns the `Subscription`
+   * (`unsubscribe()`, `token`, `ready`).
+   * @param {(event: import('../index.js').RealtimeEvent<T>) => void} callback
+   * @param {import('../index.js').CollectionSubscribeOptions} [options]
+   * @returns {import('./realtime.js').Subscription}
+   */
+  subscribe(callback, options = {}) {
+    const topic = options.recordId ? `${this.name}/${options.recordId}` : this.name;
+    return this._client.realtime.subscribe(topic, callback, {
+      filter: options.filter,
+      since: options.since,
+      onError: options.onError,
+    });
+  }
+
   // --- batch operations ------------------------------------------------------------------
 
   /**

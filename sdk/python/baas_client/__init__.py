@@ -1,10 +1,19 @@
-"""Python client for the BaaS REST API: `Client`, `BaasError`."""
+"""Python client for the BaaS REST API and realtime: `Client`, `BaasError`."""
 
 from baas_client._multipart import FileValue
 from baas_client.auth import Auth, AuthResult
 from baas_client.client import ApiResponse, BatchResponse, Client, new_idempotency_key
 from baas_client.errors import BaasError, ErrorItem
 from baas_client.files import Files
+from baas_client.realtime import (
+    Channel,
+    ChannelMessage,
+    PresenceChange,
+    Realtime,
+    RealtimeEvent,
+    RealtimeState,
+    Subscription,
+)
 from baas_client.records import (
     BatchOperation,
     Change,
@@ -23,6 +32,8 @@ __all__ = [
     "BatchOperation",
     "BatchResponse",
     "Change",
+    "Channel",
+    "ChannelMessage",
     "ChangesPage",
     "Client",
     "Collections",
@@ -30,8 +41,13 @@ __all__ = [
     "FileValue",
     "Files",
     "Page",
+    "PresenceChange",
+    "Realtime",
+    "RealtimeEvent",
+    "RealtimeState",
     "RecordCollection",
     "Schema",
+    "Subscription",
     "VersionedRecord",
     "new_idempotency_key",
 ]

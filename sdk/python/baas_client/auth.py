@@ -131,6 +131,10 @@ class Auth:
         self._pending: str | None = None
         # Refresh tokens are single use: two threads must not spend the same one.
         self._lock = threading.RLock()
+        # The SDK's own observers (the realtime connection): `(access, refresh)` after
+        # every change of the tokens, before `on_tokens`; `()` before a logout.
+        self._listeners: list[TokensCallback] = []
+        self._logout_listeners: list[Callable[[], None]] = []
 
     @property
     def access_token(self) -> str | None:
@@ -157,6 +161,8 @@ class Auth:
         with self._lock:
             self._access_token = access_token
             self._refresh_token = refresh_token
+        for listener in list(self._listeners):
+            listener(access_token, refresh_token)
         if self._on_tokens is not None:
             self._on_tokens(access_token, refresh_token)
 
@@ -315,7 +321,10 @@ class Auth:
 
     def logout(self) -> None:
         """End this device session on the server and forget the tokens here (always,
-        even when the server cannot be reached; the error is raised afterwards)."""
+        even when the server cannot be reached; the error is raised afterwards).
+        `client.realtime`, if open, goes on anonymously (see its docs)."""
+        for listener in list(self._logout_listeners):
+            listener()
         try:
             token = self._live_access_token()
             if token:

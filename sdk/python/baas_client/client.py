@@ -14,6 +14,7 @@ from baas_client._util import expect_object
 from baas_client.auth import Auth, TokensCallback
 from baas_client.errors import BaasError, ErrorItem
 from baas_client.files import Files
+from baas_client.realtime import Realtime
 from baas_client.records import BatchOperation, RecordCollection
 from baas_client.schema import Collections, Schema
 
@@ -168,18 +169,31 @@ class Client:
         self.collections = Collections(self)
         self.schema = Schema(self)
         self.files = Files(self)
+        self._realtime: Realtime | None = None
+
+    @property
+    def realtime(self) -> Realtime:
+        """Record events and channels over one WebSocket, made on first use (the
+        connection opens with the first subscription): `client.realtime.subscribe(
+        "posts", callback)`, `client.realtime.channel(name)`."""
+        if self._realtime is None:
+            self._realtime = Realtime(self)
+        return self._realtime
 
     def collection(self, name: str) -> RecordCollection:
         """Records of one collection: `client.collection("posts").list()`."""
         return RecordCollection(self, name)
 
     def close(self) -> None:
-        """Close the HTTP session and its pooled connections, now.
+        """Close the realtime connection (`realtime.close()`), then the HTTP session and
+        its pooled connections, now.
 
         urllib3 2 leaves pooled connections to the garbage collector when a session
         closes, and a `BaasError` still referenced (its traceback holds the response,
         which holds its pool) would keep a socket open; so the pools are closed here.
         """
+        if self._realtime is not None:
+            self._realtime.close()
         for adapter in self.session.adapters.values():
             pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
             for key in list(pools.keys()) if pools is not None else []:

@@ -1,6 +1,6 @@
 """Records of one collection: list (filter, sort, fields, expand; cursor or page), iterate,
 get (with its ETag), create, update and delete (with If-Match and Idempotency-Key), delta
-sync, and the operations of a batch."""
+sync, realtime subscriptions, and the operations of a batch."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from baas_client._util import expect_object, segment
 
 if TYPE_CHECKING:
     from baas_client.client import Client
+    from baas_client.errors import BaasError
+    from baas_client.realtime import RealtimeEvent, Subscription
 
 Record = dict[str, Any]
 # A comma-separated string (`"-created,title"`) or a sequence of names (`["-created", "title"]`).
@@ -359,6 +361,34 @@ class RecordCollection:
                 token = current.next
             if not current.has_more:
                 return token
+
+    # --- realtime -----------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        callback: Callable[[RealtimeEvent], object],
+        *,
+        record_id: str | None = None,
+        filter: str | None = None,
+        since: str | None = None,
+        on_error: Callable[[BaasError], object] | None = None,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Changes to this collection's records (or, with `record_id`, to one record) as
+        they happen: `client.realtime.subscribe(name or name/record_id, ...)`.
+
+        `since` takes delta sync's token too: `token = posts.sync(None, apply)`, then
+        `posts.subscribe(on_event, since=token)` goes on from there without a gap.
+        """
+        topic = self.name if record_id is None else f"{self.name}/{record_id}"
+        return self._client.realtime.subscribe(
+            topic,
+            callback,  # type: ignore[arg-type]
+            filter=filter,
+            since=since,
+            on_error=on_error,  # type: ignore[arg-type]
+            timeout=timeout,
+        )
 
     # --- batch operations ---------------------------------------------------------------
 
