@@ -277,29 +277,39 @@ def _http_children(args, run_dir) -> dict[str, subprocess.Popen]:
         argv = _asgi_argv(args.host, args.port)
         return {"web": _spawn("web", argv, BAAS_REALTIME_SERVER="1")}
     run_dir.mkdir(parents=True, exist_ok=True)
-    web_sock, rt_sock = run_dir / "web.sock", run_dir / "realtime.sock"
-    for stale in (web_sock, rt_sock):
+    # One REST server per socket (`--workers` of them, one granian worker each): the
+    # proxy balances requests over sockets, not over processes sharing one.
+    # Named by port: `baas serve` refuses a port in use, so these are its own.
+    web_socks = [
+        run_dir / f"http-web-{args.port}-{i}.sock" for i in range(max(1, args.workers))
+    ]
+    rt_sock = run_dir / f"http-realtime-{args.port}.sock"
+    for stale in [*web_socks, rt_sock]:
         stale.unlink(missing_ok=True)
-    config = run_dir / "haproxy.cfg"
+    config = run_dir / f"haproxy-{args.port}.cfg"
     config.write_text(
         front.config(
             bind=f"{args.host}:{args.port}",
-            web=[f"unix@{web_sock}"],
+            web=[f"unix@{sock}" for sock in web_socks],
             realtime=[f"unix@{rt_sock}"],
             internal=True,
         )
     )
     behind = {front.ENV_BEHIND_FRONT: "1"}
-    return {
+    children = {
         "realtime": _spawn(
             "realtime",
             _asgi_argv(args.host, args.port, uds=str(rt_sock)),
             BAAS_REALTIME_SERVER="1",
             **behind,
-        ),
-        "web": _spawn("web", _rest_api_argv(args, uds=str(web_sock)), **behind),
-        "front": _spawn("front", [haproxy, "-db", "-f", str(config)]),
+        )
     }
+    one_worker = argparse.Namespace(**{**vars(args), "workers": 1})
+    for i, sock in enumerate(web_socks):
+        argv = _rest_api_argv(one_worker, uds=str(sock))
+        children[f"web{i}"] = _spawn(f"web{i}", argv, **behind)
+    children["front"] = _spawn("front", [haproxy, "-db", "-f", str(config)])
+    return children
 
 
 def cmd_web(args) -> int:

@@ -67,7 +67,6 @@ def config(
     rt_servers = "\n".join(
         f"    server rt{i} {addr}" for i, addr in enumerate(realtime)
     )
-    balance = "    balance leastconn\n" if len(realtime) > 1 else ""
     return f"""# Written by `baas serve` (baas/front.py); regenerated at every start.
 global
     maxconn {maxconn}
@@ -108,10 +107,14 @@ frontend baas
     default_backend web
 
 backend web
+    # Per request, to the least busy server: the proxy keeps few connections to each,
+    # so several processes behind one socket would not share the load.
+    balance leastconn
 {web_servers}
 
 backend realtime
-{balance}{rt_servers}
+    balance leastconn
+{rt_servers}
 """
 
 
