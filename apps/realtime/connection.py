@@ -52,6 +52,7 @@ class Connection:
         self.token: str | None = None
         self.subscriptions: dict[str, Subscription] = {}
         self.closed = False
+        self._overflowed = False
         self._queue: deque[bytes] = deque()
         self._ready = asyncio.Event()
         self._writer: asyncio.Task | None = None
@@ -73,9 +74,10 @@ class Connection:
         self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     def send(self, data: bytes) -> None:
-        if self.closed:
+        if self.closed or self._overflowed:
             return
         if len(self._queue) >= settings.BAAS_REALTIME_SEND_QUEUE:
+            self._overflowed = True  # one close, however many frames follow
             asyncio.get_running_loop().create_task(
                 self.close(protocol.SLOW_CONSUMER, "send queue full")
             )

@@ -378,14 +378,19 @@ class Hub:
         whose message was lost still closes it within REVALIDATE_SECONDS."""
         while True:
             await asyncio.sleep(REVALIDATE_SECONDS)
-            tokens = {c.token for c in self.connections if c.token}
+            soon = time.time() + 5  # expiring ones close with 4001 on their own timer
+            tokens = {
+                c.token
+                for c in self.connections
+                if c.token and (c.identity.expires_at or soon + 1) > soon
+            }
             try:
                 valid = await self.run_db(_still_valid, tokens)
             except Exception:
                 log.exception("realtime: revalidating sessions failed")
                 continue
             for conn in list(self.connections):
-                if conn.token and conn.token not in valid:
+                if conn.token in tokens and conn.token not in valid:
                     conn.revoked()
 
 

@@ -24,7 +24,14 @@ from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
 from tests.sdk.conftest import JS_SDK, ROOT
 from tests.sdk.test_js_sdk import node_binary, run_node_suite
 
-pytestmark = pytest.mark.slow
+# The SDK's behaviour does not depend on the server's profile, whose realtime paths the
+# server's own tests cover on both (tests/realtime, tests/e2e): run once, on SQLite.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        servers.postgres_profile(), reason="SDK realtime: run on the SQLite profile"
+    ),
+]
 
 SUITE = JS_SDK / "test" / "realtime-live.test.mjs"
 # No worker and beat: nothing here needs them, and the restart is quicker without.

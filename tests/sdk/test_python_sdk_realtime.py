@@ -24,7 +24,14 @@ if str(PYTHON_SDK) not in sys.path:
 
 from baas_client import BaasError, Client  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# The SDK's behaviour does not depend on the server's profile, whose realtime paths the
+# server's own tests cover on both (tests/realtime, tests/e2e): run once, on SQLite.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        servers.postgres_profile(), reason="SDK realtime: run on the SQLite profile"
+    ),
+]
 
 TTL = 5  # seconds an access token lives on this server
 OPEN = {"list": "", "view": "", "create": "", "update": "", "delete": ""}
