@@ -86,6 +86,9 @@ defaults
     timeout client-fin 5s
     option http-keep-alive
     http-reuse always
+    # A server not listening yet (starting) or any more (stopping): try another one.
+    retries 3
+    option redispatch 1
 
 frontend baas
     bind {bind}
