@@ -21,6 +21,8 @@ TOO_LARGE = (
     '{"status":413,"errors":[{"code":"too_large",'
     '"message":"The request body is too large."}]}'
 )
+#: a chunked body over the limit is read this much further before the 413 (request_body)
+LINGER_BYTES = 8 * 1024 * 1024
 #: set for the servers that `baas serve` puts behind its own haproxy
 ENV_BEHIND_FRONT = "BAAS_BEHIND_FRONT"
 

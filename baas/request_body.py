@@ -41,11 +41,16 @@ class RequestBodyMiddleware:
         *,
         upload_limit: int | None = None,
         spool_dir: str | None = None,
+        linger: int = 0,
     ) -> None:
         self.app = app
         self.limit = limit
         self.upload_limit = upload_limit or limit
         self.spool_dir = spool_dir
+        #: behind `baas serve`'s proxy: how much more of a body too large to read is
+        #: read and dropped before answering, so that the proxy, still forwarding it,
+        #: does not meet a closed socket and lose the 413 (baas/front.py)
+        self.linger = linger
 
     def _limit_for(self, environ: dict) -> int:
         content_type = environ.get("CONTENT_TYPE", "").lower()
@@ -88,6 +93,8 @@ class RequestBodyMiddleware:
             body, size = io.BytesIO(data), len(data)
         environ["CONTENT_LENGTH"] = str(size)
         environ["wsgi.input"] = body if complete else io.BytesIO(b"")
+        if not complete and self.linger:
+            self._read(stream, self.linger, keep=False)
         return self._respond(environ, start_response, drain=None, close=not complete)
 
     def _spool(self, stream, limit: int):

@@ -10,11 +10,13 @@ from baas.request_body import RequestBodyMiddleware
 
 lifecycle.worker_started()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+behind_front = os.environ.get(front.ENV_BEHIND_FRONT) == "1"
 application = RequestBodyMiddleware(
     get_wsgi_application(),
     limit=settings.BAAS_MAX_BODY_SIZE,
     upload_limit=settings.BAAS_MAX_UPLOAD_SIZE,
     spool_dir=settings.FILE_UPLOAD_TEMP_DIR,
+    linger=front.LINGER_BYTES if behind_front else 0,
 )
-if os.environ.get(front.ENV_BEHIND_FRONT) == "1":
+if behind_front:
     application = front.client_addr_from_proxy(application)
