@@ -204,9 +204,9 @@ def test_a_killed_supervisor_takes_its_whole_tree_down(pair):
 
 def test_serve_stops_everything_when_one_of_its_children_dies(pair):
     _, b = pair
-    (web,) = [
-        p for p in b.children() if "granian" in p.cmdline and p.ppid == b.pid
-    ]  # the granian main process; its workers must go down with it
+    # One of the granian main processes (one per REST socket); its workers, and every
+    # other child, must go down with it.
+    web = next(p for p in b.children() if "granian" in p.cmdline and p.ppid == b.pid)
     os.kill(web.pid, signal.SIGKILL)
     assert b.proc.wait(timeout=10) != 0
     assert "exited with code" in b.logs()
