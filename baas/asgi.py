@@ -78,3 +78,4 @@ async def _websocket(scope, receive, send):
 
 
 application = ProtocolTypeRouter({"http": _http, "websocket": _websocket})
+lifecycle.application_loaded()

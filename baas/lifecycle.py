@@ -36,3 +36,18 @@ def worker_started() -> None:
     die_with_parent()
     if os.getppid() == 1:
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def application_loaded() -> None:
+    """A server process has imported its application: import what the first request
+    would (the URLconf and with it every view), then keep everything allocated so far
+    out of the garbage collector's way (`gc.freeze`). Django and the apps leave about
+    140,000 objects behind at start-up; without this, every full collection walks them
+    all, a 60 ms pause on this stack that lands on some unlucky request or event."""
+    import gc
+
+    from django.urls import get_resolver
+
+    _ = get_resolver().url_patterns  # imports the URLconf and every view
+    gc.collect()
+    gc.freeze()

@@ -20,3 +20,4 @@ application = RequestBodyMiddleware(
 )
 if behind_front:
     application = front.client_addr_from_proxy(application)
+lifecycle.application_loaded()
