@@ -181,6 +181,9 @@ else:
                     "PRAGMA temp_store=MEMORY;"
                     "PRAGMA cache_size=-16000;"
                     "PRAGMA journal_size_limit=200000000;"
+                    # Server processes checkpoint in the background every second
+                    # (apps/core/sqlite/checkpoint.py); this is the ceiling without.
+                    "PRAGMA wal_autocheckpoint=10000;"
                 ),
             },
         }

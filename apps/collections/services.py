@@ -87,6 +87,27 @@ def list_specs() -> list[CollectionSpec]:
     return [cache.spec_for(c) for c in Collection.objects.all()]
 
 
+def warm_up() -> None:
+    """Load every collection's spec (by name and by id) and model, and parse its rules,
+    as a server process starts: its first requests then find them cached."""
+    from apps.rules.parser import parse
+
+    parse("id != ''")  # builds the expression lexer, which lark compiles lazily
+    for collection in Collection.objects.all():
+        cache.current_spec("name_key", collection.name_key)
+        spec = cache.current_spec("id", collection.id)
+        if spec is None:
+            continue
+        cache.model_for(spec)
+        field_rules = [r for f in spec.fields for r in (f.rules or {}).values()]
+        for rule in [*spec.rules.values(), *field_rules]:
+            if rule:
+                try:
+                    parse(rule)
+                except Exception:  # stored before a stricter parser: checked on use
+                    pass
+
+
 def _lock(name: str) -> Collection:
     """Lock the collection row; a concurrent schema change on it is a 409, not a wait."""
     if not _possible_name(name):

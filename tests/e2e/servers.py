@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -411,3 +412,53 @@ def login(base_url: str, email: str, password: str) -> Api:
     )
     assert response.status_code == 200, response.text
     return Api(base_url, response.json()["meta"]["access_token"])
+
+
+# --- `baas serve` with its superuser -------------------------------------------------
+
+EMAIL = "owner@example.com"
+PASSWORD = "correct-horse-battery-42"
+READY_LINE = "Press Ctrl-C to stop."
+
+
+def hinted_createsuperuser(out: str) -> list[str]:
+    """The createsuperuser command `serve` prints, as a user pastes it, with our credentials."""
+    (line,) = [line for line in out.splitlines() if "createsuperuser" in line]
+    argv = shlex.split(line)
+    argv[argv.index("--email") + 1] = EMAIL
+    argv[argv.index("--password") + 1] = PASSWORD
+    return argv
+
+
+def create_superuser(served: Server, env: dict[str, str]) -> None:
+    """The createsuperuser command `serve` printed, run while the server runs."""
+    created = subprocess.run(
+        hinted_createsuperuser(served.stdout()),
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    assert f"Superuser {EMAIL} created." in created.stdout
+
+
+@contextmanager
+def serving(
+    data_dir: Path, **extra_env: str
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """`baas serve` on the profile's backing services, answering, with the superuser
+    EMAIL / PASSWORD created by the command it printed; killed afterwards."""
+    with backing_services() as services:
+        env = server_env(data_dir, **extra_env, **services)
+        server = start_server(["serve"], env=env, log_dir=data_dir, name="serve")
+        try:
+            server.wait_for_output(READY_LINE)
+            server.wait_healthy()
+            create_superuser(server, env)
+            yield server, env
+        finally:
+            server.kill()

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.e2e import servers
-from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
+from tests.e2e.servers import EMAIL, PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -27,24 +27,13 @@ POSTS = "/api/v1/collections/posts/records"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("realtime-data")
-    with servers.backing_services() as services:
-        env = servers.server_env(
-            data_dir,
-            BAAS_REALTIME_SEND_QUEUE="50",
-            BAAS_REALTIME_HEARTBEAT="2",
-            BAAS_EMAIL_VERIFICATION="none",
-            **services,
-        )
-        server = servers.start_server(
-            ["serve"], env=env, log_dir=data_dir, name="serve"
-        )
-        try:
-            server.wait_for_output(READY_LINE)
-            server.wait_healthy()
-            create_superuser(server, env)
-            yield server
-        finally:
-            server.kill()
+    with servers.serving(
+        data_dir,
+        BAAS_REALTIME_SEND_QUEUE="50",
+        BAAS_REALTIME_HEARTBEAT="2",
+        BAAS_EMAIL_VERIFICATION="none",
+    ) as (server, _):
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import requests
 import websockets
 
 from tests.e2e import servers
-from tests.e2e.test_serve import EMAIL, PASSWORD
+from tests.e2e.servers import EMAIL, PASSWORD
 
 pytestmark = [
     pytest.mark.slow,

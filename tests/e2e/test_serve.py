@@ -6,21 +6,22 @@ Redis database (production backing services), on SQLite it is the embedded defau
 
 from __future__ import annotations
 
-import shlex
 import signal
-import subprocess
 import time
 
 import pytest
 import requests
 
 from tests.e2e import servers
+from tests.e2e.servers import (
+    EMAIL,
+    PASSWORD,
+    READY_LINE,
+    create_superuser,
+    hinted_createsuperuser,
+)
 
 pytestmark = pytest.mark.slow
-
-EMAIL = "owner@example.com"
-PASSWORD = "correct-horse-battery-42"
-READY_LINE = "Press Ctrl-C to stop."
 
 
 @pytest.fixture(scope="module")
@@ -43,31 +44,6 @@ def served(env, data_dir):
         yield server
     finally:
         server.kill()
-
-
-def hinted_createsuperuser(out: str) -> list[str]:
-    """The createsuperuser command `serve` prints, as a user pastes it, with our credentials."""
-    (line,) = [line for line in out.splitlines() if "createsuperuser" in line]
-    argv = shlex.split(line)
-    argv[argv.index("--email") + 1] = EMAIL
-    argv[argv.index("--password") + 1] = PASSWORD
-    return argv
-
-
-def create_superuser(served, env) -> None:
-    """The createsuperuser command `serve` printed, run while the server runs."""
-    created = subprocess.run(
-        hinted_createsuperuser(served.stdout()),
-        check=False,
-        cwd=servers.REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-    assert created.returncode == 0, created.stderr
-    assert f"Superuser {EMAIL} created." in created.stdout
 
 
 @pytest.fixture(scope="module")

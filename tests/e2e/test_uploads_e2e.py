@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.e2e import servers
-from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
+from tests.e2e.servers import EMAIL, PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -28,18 +28,8 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(data_dir):
-    with servers.backing_services() as services:
-        env = servers.server_env(data_dir, **services)
-        server = servers.start_server(
-            ["serve"], env=env, log_dir=data_dir, name="serve"
-        )
-        try:
-            server.wait_for_output(READY_LINE)
-            server.wait_healthy()
-            create_superuser(server, env)
-            yield server
-        finally:
-            server.kill()
+    with servers.serving(data_dir) as (server, _):
+        yield server
 
 
 @pytest.fixture(scope="module")

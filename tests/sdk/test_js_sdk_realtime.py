@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.e2e import servers
-from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
+from tests.e2e.servers import EMAIL, PASSWORD, READY_LINE, create_superuser
 from tests.sdk.conftest import JS_SDK, ROOT
 from tests.sdk.test_js_sdk import node_binary, run_node_suite
 

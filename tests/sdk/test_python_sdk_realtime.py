@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import servers
-from tests.e2e.test_serve import EMAIL, PASSWORD, READY_LINE, create_superuser
+from tests.e2e.servers import EMAIL, PASSWORD, READY_LINE
 
 PYTHON_SDK = Path(__file__).resolve().parents[2] / "sdk" / "python"
 if str(PYTHON_SDK) not in sys.path:
@@ -53,22 +53,14 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("sdk-realtime")
-    with servers.backing_services() as services:
-        env = servers.server_env(
-            data_dir,
-            BAAS_EMAIL_VERIFICATION="none",
-            BAAS_RATE_LIMITS="off",
-            BAAS_JWT_ACCESS_TTL=str(TTL),
-            **services,
-        )
-        server = servers.start_server(
-            ["serve"], env=env, log_dir=data_dir, name="serve"
-        )
+    with servers.serving(
+        data_dir,
+        BAAS_EMAIL_VERIFICATION="none",
+        BAAS_RATE_LIMITS="off",
+        BAAS_JWT_ACCESS_TTL=str(TTL),
+    ) as (server, env):
         holder = Served(server, env, data_dir)
         try:
-            server.wait_for_output(READY_LINE)
-            server.wait_healthy()
-            create_superuser(server, env)
             yield holder
         finally:
             for each in holder.all:
