@@ -87,13 +87,27 @@ def list_specs() -> list[CollectionSpec]:
     return [cache.spec_for(c) for c in Collection.objects.all()]
 
 
-def warm_up() -> None:
+def schema_stamps() -> dict[str, tuple]:
+    """Every collection's id and schema version (one small query)."""
+    return {
+        pk: (version, str(updated))
+        for pk, version, updated in Collection.objects.values_list(
+            "id", "schema_version", "updated"
+        )
+    }
+
+
+def warm_up(ids: set[str] | None = None) -> None:
     """Load every collection's spec (by name and by id) and model, and parse its rules,
-    as a server process starts: its first requests then find them cached."""
+    as a server process starts (and, `ids`, those created or changed since: baas/
+    lifecycle.py): its first requests then find them cached."""
     from apps.rules.parser import parse
 
     parse("id != ''")  # builds the expression lexer, which lark compiles lazily
-    for collection in Collection.objects.all():
+    collections = Collection.objects.all()
+    if ids is not None:
+        collections = collections.filter(pk__in=ids)
+    for collection in collections:
         cache.current_spec("name_key", collection.name_key)
         spec = cache.current_spec("id", collection.id)
         if spec is None:

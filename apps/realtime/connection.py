@@ -20,7 +20,7 @@ from apps.collections.services import get_spec
 from apps.core.exceptions import ApiError, Forbidden, Unauthenticated
 from apps.realtime import channels, protocol
 from apps.realtime.auth import ANONYMOUS, Identity, authenticate
-from apps.realtime.events import Subscription, prepare_filter
+from apps.realtime.events import Subscription, prepare_events, prepare_filter
 from apps.realtime.hub import ChannelSub, Hub
 from apps.records import changelog
 from apps.rules.parser import RuleSyntaxError
@@ -66,12 +66,17 @@ class Connection:
     async def write(self, data: bytes) -> None:
         raise NotImplementedError
 
+    def write_now(self, data: bytes) -> bool:
+        """Write without waiting, if the transport can (optional)."""
+        return False
+
     async def close_transport(self, code: int, reason: str) -> None:
         raise NotImplementedError
 
     # --- sending ---------------------------------------------------------------------
     # A frame is written at once, on the caller's turn of the event loop (no task switch
-    # per frame: a fan-out to 1000 subscribers is 1000 plain calls). Only when the
+    # per frame: a fan-out to 1000 subscribers is 1000 plain calls; under uvicorn straight
+    # to the socket, consumers._WebSocket.write_now). Only when the
     # transport pushes back (the client reads slowly) does a frame wait, and the ones
     # after it queue behind it, up to BAAS_REALTIME_SEND_QUEUE; then the client is closed.
     def open(self) -> None:
@@ -88,6 +93,8 @@ class Connection:
                 )
                 return
             self._queue.append(data)
+            return
+        if self.write_now(data):
             return
         try:
             waiting = _start(self.write(data))
@@ -426,6 +433,7 @@ def _check_subscription(
     `since` older than the change log keeps)."""
     spec = get_spec(name)
     Access(actor, spec).require("view")
+    prepare_events(spec)
     if since is not None:
         changelog.read(spec.id, since, 1)
     needs_query = False

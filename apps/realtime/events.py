@@ -121,6 +121,12 @@ def prepare_filter(actor, spec: CollectionSpec, text: str) -> bool:
     return access.used_related
 
 
+def prepare_events(spec: CollectionSpec) -> None:
+    """Build what the collection's events need (its model, the read of its rows) at
+    subscribe time, not within the first event's delivery."""
+    changelog.rows_plan(spec, cache.model_for(spec), 1)
+
+
 def _rule_needs_query(spec: CollectionSpec, text: str) -> bool:
     key = (spec.id, spec.stamp, text)
     known = _needs_query.get(key)
@@ -286,6 +292,7 @@ def _frames(viewer: _Viewer, event: Event, token: str):
             return
         record = None
         row = viewer.data.rows[event.record_id]
+    made: dict[str, bytes] = {}  # subscriptions of one identity often share an id
     for sub in subs:
         try:
             if not viewer.matches(sub, event.record_id, row):
@@ -293,6 +300,9 @@ def _frames(viewer: _Viewer, event: Event, token: str):
         except Exception:  # a filter that cannot be tested on this row: not a match
             log.debug("realtime filter failed", exc_info=True)
             continue
-        if record is None:
-            record = viewer.record(event.record_id)
-        yield sub, event_frame(sub.id, event.action, record, token)
+        frame = made.get(sub.id)
+        if frame is None:
+            if record is None:
+                record = viewer.record(event.record_id)
+            frame = made[sub.id] = event_frame(sub.id, event.action, record, token)
+        yield sub, frame

@@ -33,6 +33,7 @@ from apps.collections.field_types import get_type
 from apps.collections.models import Change, Collection, PrunedChanges
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import Gone, InvalidInput
+from apps.records import fast_read
 from apps.records.records_io import row_attnames
 from apps.rules.values import is_empty
 
@@ -166,10 +167,11 @@ def _snapshots(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
 def load_rows(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
     """The stored rows by id (attname -> value, multiple relations as id lists): one
     query for the columns, one per multiple relation."""
-    names = row_attnames(spec)
     rows: dict[str, dict] = {}
     for chunk in _chunks(list(pks)):
-        for row in model.objects.filter(pk__in=chunk).values(*names):
+        size = 1 << (len(chunk) - 1).bit_length()  # a few plans per model, not one per size
+        plan = rows_plan(spec, model, size)
+        for row in fast_read.run(plan, (*chunk, *chunk[-1:] * (size - len(chunk)))):
             rows[row["id"]] = row
     for field in spec.fields:
         if not get_type(field.type).is_many(field):
@@ -188,6 +190,17 @@ def load_rows(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
             for source, target in pairs:
                 rows[source][field.attname].append(target)
     return rows
+
+
+def rows_plan(spec: CollectionSpec, model, size: int) -> fast_read.Plan:
+    """load_rows' query for `size` ids, compiled once per model."""
+    key = ("rows", model, connection.vendor, size)
+    plan = fast_read.cached(key)
+    if plan is None:
+        query = model.objects.filter(pk__in=range(size)).values(*row_attnames(spec))
+        plan = fast_read.compile_plan(query, datetimes=True)
+        fast_read.store(key, plan)
+    return plan
 
 
 def snapshot_row(spec: CollectionSpec, snapshot: dict | None) -> dict:

@@ -59,8 +59,9 @@ def _converter(field):
     return None
 
 
-def compile_plan(queryset) -> Plan:
-    """A `.values()` queryset as SQL, parameters, column names and converters."""
+def compile_plan(queryset, *, datetimes: bool = False) -> Plan:
+    """A `.values()` queryset as SQL, parameters, column names and converters.
+    Datetimes stay as stored unless `datetimes` (rows that rules are tested on)."""
     query = queryset.query
     compiler = query.get_compiler(using=queryset.db)
     try:
@@ -82,9 +83,8 @@ def compile_plan(queryset) -> Plan:
         if field.is_relation:
             field = field.target_field
         # Stored datetimes are only rendered, which takes naive UTC (SQLite) as it is.
-        converters.append(
-            None if isinstance(field, DateTimeField) else _converter(field)
-        )
+        rendered_only = isinstance(field, DateTimeField) and not datetimes
+        converters.append(None if rendered_only else _converter(field))
     return Plan(sql, tuple(params), tuple(names), tuple(converters))
 
 

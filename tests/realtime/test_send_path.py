@@ -101,3 +101,67 @@ def test_a_failing_write_closes_the_connection():
         assert conn.closed and conn.closed_with == protocol.NORMAL
 
     _run(test)
+
+
+# --- under uvicorn: frames go straight to the socket ---------------------------------
+
+
+def test_framing_is_websockets_own():
+    from websockets.frames import Frame, Opcode
+
+    from apps.realtime.consumers import _framed
+
+    for size in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+        data = b"x" * size
+        assert _framed(data) == Frame(Opcode.TEXT, data).serialize(mask=False)
+        assert _framed(data) is _framed(data)  # framed once for every subscriber
+
+
+def test_under_uvicorn_frames_skip_the_asgi_send_and_arrive_whole():
+    """uvicorn as `baas realtime` configures it (its default WebSocket implementation):
+    the connection finds the server protocol behind the ASGI `send`, and what it writes
+    directly is what a client reads, before and after other frames."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    import uvicorn
+    from websockets.sync.client import connect
+
+    from apps.realtime.consumers import _WebSocket
+
+    seen = {}
+
+    async def app(scope, receive, send):
+        assert scope["type"] == "websocket"
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        conn = _WebSocket(SimpleNamespace(base_send=send, hub=_Hub()))
+        seen["direct"] = conn.server is not None
+        await send({"type": "websocket.send", "text": "first"})
+        conn.send(b'{"type":"event","n":1}')
+        conn.send(b"y" * 70000)
+        await send({"type": "websocket.send", "text": "last"})
+        await receive()  # the client's close
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", ws_per_message_deflate=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        port = sock.getsockname()[1]
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        with connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+            got = [ws.recv(timeout=5) for _ in range(4)]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert seen["direct"] is True
+    assert got == ["first", '{"type":"event","n":1}', "y" * 70000, "last"]
