@@ -24,7 +24,8 @@ class _WebSocket(Connection):
         server = getattr(consumer.base_send, "__self__", None)
         self.server = (
             server
-            if isinstance(server, WebSocketsSansIOProtocol) and not server.conn.extensions
+            if isinstance(server, WebSocketsSansIOProtocol)
+            and not server.conn.extensions
             else None
         )
 

@@ -169,7 +169,8 @@ def load_rows(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
     query for the columns, one per multiple relation."""
     rows: dict[str, dict] = {}
     for chunk in _chunks(list(pks)):
-        size = 1 << (len(chunk) - 1).bit_length()  # a few plans per model, not one per size
+        # a few plans per model, not one per chunk size
+        size = 1 << (len(chunk) - 1).bit_length()
         plan = rows_plan(spec, model, size)
         for row in fast_read.run(plan, (*chunk, *chunk[-1:] * (size - len(chunk)))):
             rows[row["id"]] = row
