@@ -16,6 +16,8 @@ if os.environ.get("C_FORCE_ROOT"):
 app = Celery("baas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The audit log's pruning task lives beside its service (apps/hooks/audit.py).
+app.autodiscover_tasks(["apps.hooks"], related_name="audit")
 
 
 @app.task(name="baas.ping")
@@ -28,13 +30,16 @@ PRUNE_IDEMPOTENCY_EVERY = 3600.0  # seconds
 PRUNE_CHANGES_EVERY = 3600.0  # seconds
 FILES_CLEANUP_EVERY = 900.0
 FILES_SWEEP_EVERY = 86400.0
+PRUNE_AUDIT_EVERY = 86400.0
+PRUNE_JOB_RUNS_EVERY = 3600.0
 
 
 @app.on_after_configure.connect
 def schedule_periodic_tasks(sender, **kwargs) -> None:
     """Beat's schedule: expired Idempotency-Key responses and old change-log rows are
-    pruned hourly; tasks the outbox kept while the broker was down are published every
-    BAAS_OUTBOX_INTERVAL seconds."""
+    pruned hourly, audit entries older than BAAS_AUDIT_RETENTION_DAYS daily; tasks the
+    outbox kept while the broker was down are published every BAAS_OUTBOX_INTERVAL
+    seconds."""
     from django.conf import settings
 
     sender.add_periodic_task(
@@ -61,4 +66,19 @@ def schedule_periodic_tasks(sender, **kwargs) -> None:
         FILES_SWEEP_EVERY,
         sender.signature("baas.files.sweep"),
         name="remove files no record holds",
+    )
+    sender.add_periodic_task(
+        PRUNE_AUDIT_EVERY,
+        sender.signature("baas.hooks.prune_audit"),
+        name="prune audit log",
+    )
+    sender.add_periodic_task(
+        float(settings.BAAS_OUTBOX_INTERVAL),
+        sender.signature("baas.webhooks.sweep"),
+        name="send due webhook deliveries",
+    )
+    sender.add_periodic_task(
+        PRUNE_JOB_RUNS_EVERY,
+        sender.signature("baas.hooks.prune_job_runs"),
+        name="prune finished job runs",
     )

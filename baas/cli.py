@@ -24,7 +24,13 @@ def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
     import django
 
-    django.setup()
+    from apps.hooks.loader import HookLoadError
+
+    try:
+        django.setup()
+    except HookLoadError as exc:  # one screen: which file, which line, what error
+        print(exc, file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 def _spawn(name: str, argv: list[str], **extra_env: str) -> subprocess.Popen:
@@ -164,15 +170,7 @@ def _worker_argv(concurrency: int, pool: str) -> list[str]:
 
 
 def _beat_argv() -> list[str]:
-    from django.conf import settings
-
-    return _celery_argv(
-        "beat",
-        "--schedule",
-        settings.CELERY_BEAT_SCHEDULE_FILENAME,
-        "--loglevel",
-        "WARNING",
-    )
+    return _celery_argv("beat", "--loglevel", "WARNING")  # CELERY_BEAT_SCHEDULER
 
 
 def _asgi_argv(
@@ -451,6 +449,30 @@ def cmd_apikey(args) -> int:
     return 2
 
 
+def cmd_hooks(args) -> int:
+    """`baas hooks check`: import the hooks modules as a server would, list what they
+    register (a module that fails to import: its file, line and error, and status 1)."""
+    _setup_django()
+    from apps.hooks.registry import registry
+
+    print(f"hooks modules: {', '.join(registry.modules) or 'none'}")
+    for (kind, action, collection), hooks in sorted(registry.hooks.items()):
+        for hook in hooks:
+            print(f"  @{kind}({action!r}, {collection!r})  {hook.name}")
+    for route in registry.routes:
+        print(
+            f"  @route {route.method} /api/v1/fn{route.path}  auth={route.auth}  "
+            f"{route.name}"
+        )
+    crons = {cron.task: cron for cron in registry.crons}
+    for name in sorted(registry.tasks):
+        if name in crons:
+            print(f"  @cron({crons[name].expr!r}, name={crons[name].name!r})  {name}")
+        else:
+            print(f"  @task  {name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baas", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -542,6 +564,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key.add_argument("--expires-days", type=int)
     key.set_defaults(func=cmd_apikey)
+    hooks = sub.add_parser(
+        "hooks", help="check the hooks modules: import them, list what they register"
+    )
+    hooks.add_argument("action", choices=["check"])
+    hooks.set_defaults(func=cmd_hooks)
     return parser
 
 
@@ -557,6 +584,7 @@ KNOWN = {
     "migrate",
     "createsuperuser",
     "apikey",
+    "hooks",
 }
 
 

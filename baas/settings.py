@@ -102,6 +102,8 @@ INSTALLED_APPS = [
     "apps.files",
     "apps.realtime",
     "apps.rules",
+    "apps.hooks",
+    "django_celery_beat",
     "admin_ui",
 ]
 
@@ -220,9 +222,15 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The embedded broker: a table in the data directory with real acknowledgement
+# (apps/core/broker.py, selected by the `baas+` prefix; kombu's own `sqla+` transport
+# loses the messages of a worker that dies).
 CELERY_BROKER_URL = (
-    env("BROKER_URL") or REDIS_URL or (f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
+    env("BROKER_URL") or REDIS_URL or (f"baas+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
 )
+# Seconds a worker may hold a message before the broker gives it to another worker (a
+# worker that died never acknowledges it): longer than any task, countdown or ETA.
+BAAS_BROKER_VISIBILITY_TIMEOUT = max(env_int("BROKER_VISIBILITY_TIMEOUT", 3600), 1)
 # In-process tests run tasks inline; the e2e tests run real workers.
 CELERY_TASK_ALWAYS_EAGER = TESTING
 CELERY_TASK_ACKS_LATE = True
@@ -230,17 +238,27 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Schedules live in the database (django-celery-beat): they survive restarts and can be
+# changed at run time (/api/v1/schedules); hooks' @cron entries are written there.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # What tasks print (the console mail backend) goes to the worker's stdout as it is, not
 # into the log as warnings.
 CELERY_WORKER_REDIRECT_STDOUTS = False
 # Celery 6's default, set now (and its deprecation warning gone): a task that cannot be
 # acknowledged after a lost broker connection is cancelled and delivered again.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+if CELERY_BROKER_URL.startswith("baas+"):
+    from kombu.transport import TRANSPORT_ALIASES
+
+    # What `baas+` selects (apps.core.broker.register(); imported at first connection).
+    TRANSPORT_ALIASES["baas"] = "apps.core.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": BAAS_BROKER_VISIBILITY_TIMEOUT,
+    }
 if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than any task or ETA, or Redis redelivers the task while it still runs.
-        "visibility_timeout": 3600,
+        "visibility_timeout": BAAS_BROKER_VISIBILITY_TIMEOUT,
         # A publish to a broker that is down fails at once (kombu's default retries
         # for seconds); the outbox keeps the task (apps.core.outbox).
         "max_retries": 1,
@@ -250,6 +268,11 @@ if CELERY_BROKER_URL.startswith("redis"):
     }
 # Seconds between runs of the beat task that publishes what the outbox kept.
 BAAS_OUTBOX_INTERVAL = max(env_int("OUTBOX_INTERVAL", 15), 1)
+# Server-side code (API.md "Hooks, jobs and webhooks"): dotted module paths imported at
+# start-up by every process, besides the modules in <data dir>/hooks/.
+BAAS_HOOKS = env_list("HOOKS", [])
+# Finished job runs (/api/v1/jobs) are kept this many days.
+BAAS_JOBS_RETENTION_DAYS = max(env_int("JOBS_RETENTION_DAYS", 7), 1)
 
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -401,6 +424,8 @@ SPECTACULAR_SETTINGS = {
         "apps.records.api.openapi.add_collection_paths",
         "apps.files.api.openapi.add_file_paths",
         "apps.realtime.api.openapi.add_realtime_paths",
+        "apps.hooks.api.openapi.add_function_paths",
+        "apps.hooks.api.webhook_openapi.add_webhook_paths",
     ],
 }
 
@@ -412,6 +437,15 @@ BAAS_MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 BAAS_IDEMPOTENCY_TTL = max(env_int("IDEMPOTENCY_TTL", 86400), 86400)
 # Delta sync tombstones (apps.records.changelog): older ones are pruned by a beat task.
 BAAS_CHANGES_RETENTION_DAYS = max(env_int("CHANGES_RETENTION_DAYS", 30), 1)
+# The audit log (apps.hooks.audit): older entries are pruned daily by a beat task.
+BAAS_AUDIT_RETENTION_DAYS = max(env_int("AUDIT_RETENTION_DAYS", 365), 1)
+# Webhooks (docs/webhooks.md): targets on loopback, private, link-local or metadata
+# addresses are refused unless allowed; seconds to connect and to read (the whole
+# exchange at most twice that); an endpoint failing with no success for this many
+# seconds (default 5 days) is disabled.
+BAAS_WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+BAAS_WEBHOOK_TIMEOUT = max(float(env("WEBHOOK_TIMEOUT") or 10), 0.1)
+BAAS_WEBHOOK_DISABLE_AFTER = max(env_int("WEBHOOK_DISABLE_AFTER", 5 * 86400), 1)
 # Realtime (docs/realtime.md#limits).
 BAAS_REALTIME_MAX_SUBSCRIPTIONS = env_int("REALTIME_MAX_SUBSCRIPTIONS", 100)
 BAAS_REALTIME_MAX_CONNECTIONS_PER_USER = env_int(

@@ -8,13 +8,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey
 from apps.core.exceptions import InvalidInput
 
 KEY_PREFIX = "bk_"
-SCOPES = frozenset({"records:read", "records:write", "schema", "push:send"})
+SCOPES = frozenset(
+    {"records:read", "records:write", "schema", "push:send", "jobs", "webhooks"}
+)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 PREFIX_LENGTH = 12
 HEX_DIGITS = frozenset("0123456789abcdef")
@@ -40,10 +43,41 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _audited(key: ApiKey) -> dict:
+    """A key as the audit log keeps it: never its secret or hash."""
+    return {
+        "id": key.pk,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": key.scopes,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def _audit(actor, request, action: str, key: ApiKey, before, after) -> None:
+    from apps.hooks import audit
+
+    audit.record(
+        actor=actor,
+        action=action,
+        target=audit.Target("apikey", key.pk, key.name),
+        before=before,
+        after=after,
+        request=request,
+    )
+
+
 def apikey_create(
-    *, name: str, scopes: list[str], expires_at: datetime | None = None
+    *,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    actor=None,
+    request=None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the plaintext key, which is never stored."""
+    """Create a key; returns the row and the plaintext key, which is never stored.
+    `actor` (None: the command line) and `request` are for the audit log."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("A key needs a name of 1 to 100 characters.", param="name")
@@ -55,20 +89,32 @@ def apikey_create(
         )
     prefix = secrets.token_hex(PREFIX_LENGTH // 2)
     plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey.objects.create(
-        name=name,
-        prefix=prefix,
-        key_hash=_hash(plaintext),
-        scopes=sorted(set(scopes)),
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            name=name,
+            prefix=prefix,
+            key_hash=_hash(plaintext),
+            scopes=sorted(set(scopes)),
+            expires_at=expires_at,
+        )
+        _audit(actor, request, "apikey.create", key, None, _audited(key))
     return key, plaintext
 
 
-def apikey_revoke(*, key_id: str) -> None:
-    ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+def apikey_revoke(*, key_id: str, actor=None, request=None) -> None:
+    """Revoke a key at once; revoking a revoked key changes (and records) nothing."""
+    with transaction.atomic():
+        key = (
+            ApiKey.objects.select_for_update()
+            .filter(pk=key_id, revoked_at__isnull=True)
+            .first()
+        )
+        if key is None:
+            return
+        before = _audited(key)
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        _audit(actor, request, "apikey.revoke", key, before, _audited(key))
 
 
 def apikey_authenticate(plaintext: str) -> KeyPrincipal | None:

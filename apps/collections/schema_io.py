@@ -10,6 +10,7 @@ from apps.collections.names import check_name, name_key
 from apps.collections.representation import collection_names_by_id, collection_to_json
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import ApiError, InvalidInput
+from apps.hooks import audit
 
 EXPORT_VERSION = 1
 MAX_COLLECTIONS = 500
@@ -20,7 +21,7 @@ class _Rollback(Exception):
 
 
 #: other parts of the schema document, registered by the apps that own them (realtime's
-#: `channels`): name -> (export(), import(actor=, entries=) -> changes)
+#: `channels`): name -> (export(), import(actor=, entries=, request=) -> changes)
 SECTIONS: dict[str, tuple] = {}
 
 
@@ -163,8 +164,10 @@ def _without_relations(entry: dict) -> tuple[object, list[int] | None]:
     return plain, positions
 
 
-def schema_import(*, actor, document, dry_run: bool = False) -> dict:
-    """Create or update every listed collection in one transaction; others are untouched."""
+def schema_import(*, actor, document, dry_run: bool = False, request=None) -> dict:
+    """Create or update every listed collection in one transaction; others are untouched.
+    Each collection (and channel) changed has its own audit entry, and the import one
+    `schema.import` entry with the changes it reports (none of them for a dry run)."""
     services.require_schema_access(actor)
     entries = _entries(document)
     changes: list[dict] = []
@@ -194,6 +197,7 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                                 "fields": plain,
                             },
                             validate=False,
+                            request=request,
                         )
                     except ApiError as exc:
                         raise _prefixed(exc, index, positions) from None
@@ -211,6 +215,7 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                         name=current.name,
                         data=_match_fields(entry, current),
                         validate=False,
+                        request=request,
                     )
                 except ApiError as exc:
                     raise _prefixed(exc, index) from None
@@ -223,9 +228,18 @@ def schema_import(*, actor, document, dry_run: bool = False) -> dict:
                     raise _prefixed(exc, index) from None
             for name, (_, import_section) in SECTIONS.items():
                 if name in document:
-                    changes += import_section(actor=actor, entries=document[name])
+                    changes += import_section(
+                        actor=actor, entries=document[name], request=request
+                    )
             if dry_run:
                 raise _Rollback
+            audit.record(
+                actor=actor,
+                action="schema.import",
+                target=audit.Target("schema"),
+                after={"changes": changes},
+                request=request,
+            )
     except _Rollback:
         pass
     return {"dry_run": dry_run, "changes": changes}

@@ -17,6 +17,7 @@ from apps.collections.dynamic import cache, ddl
 from apps.collections.field_types.relation import valid_id
 from apps.collections.models import Collection, Field
 from apps.collections.names import MAX_NAME, NAME_RE, name_key
+from apps.collections.representation import collection_to_json
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import (
     Conflict,
@@ -25,6 +26,7 @@ from apps.core.exceptions import (
     NotFound,
     Unauthenticated,
 )
+from apps.hooks import audit
 
 
 def require_schema_access(actor) -> None:
@@ -227,7 +229,44 @@ def _validate_rules(collection: Collection) -> None:
     validate_rules(_fresh_spec(collection))
 
 
-def collection_create(*, actor, data, validate: bool = True) -> CollectionSpec:
+def _audit(actor, request, before: dict | None, after: dict | None) -> None:
+    """The audit entry of a schema change (apps.hooks.audit), in its transaction: before
+    and after as the schema API shows the collection. A change that touches rules (the
+    collection's or a field's) is `collection.rules`, so filtering on it finds them all;
+    a change that changes nothing is not an entry."""
+    if before is None:
+        action = "collection.create"
+    elif after is None:
+        action = "collection.delete"
+    elif _rules_of(before) != _rules_of(after):
+        action = "collection.rules"
+    elif _unversioned(before) == _unversioned(after):
+        return
+    else:
+        action = "collection.update"
+    current = after if after is not None else before
+    audit.record(
+        actor=actor,
+        action=action,
+        target=audit.Target("collection", current["id"], current["name"]),
+        before=before,
+        after=after,
+        request=request,
+    )
+
+
+def _rules_of(definition: dict) -> tuple:
+    fields = {f["id"]: f["rules"] for f in definition["fields"] if f["rules"]}
+    return definition["rules"], fields
+
+
+def _unversioned(definition: dict) -> dict:
+    return {k: v for k, v in definition.items() if k != "schema_version"}
+
+
+def collection_create(
+    *, actor, data, validate: bool = True, request=None
+) -> CollectionSpec:
     require_schema_access(actor)
     spec = schema_input.parse_create(data, resolve_collection_ref)
     try:
@@ -237,6 +276,7 @@ def collection_create(*, actor, data, validate: bool = True) -> CollectionSpec:
             ddl.create_table(spec)
             if validate:
                 _validate_rules(collection)
+            _audit(actor, request, None, collection_to_json(_fresh_spec(collection)))
     except IntegrityError:
         raise Conflict(
             f"A collection named {spec.name!r} already exists.",
@@ -247,19 +287,21 @@ def collection_create(*, actor, data, validate: bool = True) -> CollectionSpec:
 
 
 def collection_update(
-    *, actor, name: str, data, validate: bool = True
+    *, actor, name: str, data, validate: bool = True, request=None
 ) -> CollectionSpec:
     require_schema_access(actor)
     try:
         with ddl.schema_transaction():
             collection = _lock(name)
             current = _fresh_spec(collection)
+            before = collection_to_json(current)
             new = schema_input.parse_update(current, data, resolve_collection_ref)
             _refuse_taken_name(new)
             ddl.apply_changes(current, new)
             _save_definition(new, collection)
             if validate:
                 _validate_rules(collection)
+            _audit(actor, request, before, collection_to_json(_fresh_spec(collection)))
     except (InvalidInput, Conflict, NotFound):
         raise
     except (IntegrityError, DatabaseError) as exc:
@@ -279,7 +321,7 @@ def relations_into(collection_id: str) -> list[tuple[str, str]]:
     return found
 
 
-def collection_delete(*, actor, name: str) -> None:
+def collection_delete(*, actor, name: str, request=None) -> None:
     require_schema_access(actor)
     with ddl.schema_transaction():
         collection = _lock(name)
@@ -297,6 +339,8 @@ def collection_delete(*, actor, name: str) -> None:
                 code="collection_in_use",
             )
         spec = _fresh_spec(collection)
+        before = collection_to_json(spec)
         ddl.drop_table(spec)
         collection.delete()
+        _audit(actor, request, before, None)
     transaction.on_commit(lambda: cache.forget(spec.id))

@@ -37,10 +37,11 @@ def _app():
     return app
 
 
-def enqueue(task: str, *args, **kwargs) -> OutboxMessage:
-    """Run `task` on a worker once the current transaction commits (JSON arguments)."""
+def enqueue(task: str, *args, _after_commit: bool = False, **kwargs) -> OutboxMessage:
+    """Run `task` on a worker once the current transaction commits (JSON arguments).
+    `_after_commit`: also with eager tasks (tests), wait for the commit."""
     message = OutboxMessage.objects.create(task=task, args=list(args), kwargs=kwargs)
-    if _app().conf.task_always_eager:
+    if _app().conf.task_always_eager and not _after_commit:
         # In-process tests: run now, as `delay` would; their transaction never commits.
         _publish_and_forget(message)
     else:

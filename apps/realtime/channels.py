@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from apps.collections.access import Access
 from apps.collections.services import get_spec_by_id, require_schema_access
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.hooks import audit
 from apps.realtime.models import Channel
 from apps.rules.compiler import RuleError, check, compile_text
 from apps.rules.parser import RuleSyntaxError, parse
@@ -59,6 +60,36 @@ def to_json(channel: Channel) -> dict:
             "+00:00", "Z"
         ),
     }
+
+
+def _definition(channel: Channel) -> dict:
+    """A channel as the schema document carries it (and the audit log keeps it)."""
+    return {
+        k: v for k, v in to_json(channel).items() if k not in ("created", "updated")
+    }
+
+
+def _audit(actor, request, channel: Channel, before: dict | None, after: dict | None):
+    """The audit entry of a channel change, in its transaction: `channel.rules` when
+    the rules changed (so filtering on it finds every rule change), none for no change."""
+    if before is None:
+        action = "channel.create"
+    elif after is None:
+        action = "channel.delete"
+    elif before["rules"] != after["rules"]:
+        action = "channel.rules"
+    elif before == after:
+        return
+    else:
+        action = "channel.update"
+    audit.record(
+        actor=actor,
+        action=action,
+        target=audit.Target("channel", str(channel.pk), channel.name),
+        before=before,
+        after=after,
+        request=request,
+    )
 
 
 def _clean(data, *, partial: bool, param_prefix: str = "") -> dict:
@@ -130,7 +161,7 @@ def channel_get(*, actor, name: str) -> dict:
     return to_json(_get(name))
 
 
-def channel_create(*, actor, data) -> dict:
+def channel_create(*, actor, data, request=None) -> dict:
     require_schema_access(actor)
     clean = _clean(data, partial=False)
     if Channel.objects.count() >= MAX_CHANNELS:
@@ -138,6 +169,7 @@ def channel_create(*, actor, data) -> dict:
     try:
         with transaction.atomic():
             channel = Channel.objects.create(**clean)
+            _audit(actor, request, channel, None, _definition(channel))
     except IntegrityError:
         raise Conflict(
             f"A channel named {clean['name']!r} exists already.", code="duplicate_name"
@@ -145,10 +177,11 @@ def channel_create(*, actor, data) -> dict:
     return to_json(channel)
 
 
-def channel_update(*, actor, name: str, data) -> dict:
+def channel_update(*, actor, name: str, data, request=None) -> dict:
     require_schema_access(actor)
     with transaction.atomic():
         channel = _get(name)
+        before = _definition(channel)
         clean = _clean(data, partial=True)
         for key, value in clean.items():
             setattr(channel, key, value)
@@ -160,25 +193,26 @@ def channel_update(*, actor, name: str, data) -> dict:
                 f"A channel named {clean.get('name')!r} exists already.",
                 code="duplicate_name",
             ) from None
+        _audit(actor, request, channel, before, _definition(channel))
     return to_json(channel)
 
 
-def channel_delete(*, actor, name: str) -> None:
+def channel_delete(*, actor, name: str, request=None) -> None:
     require_schema_access(actor)
-    _get(name).delete()
+    with transaction.atomic():
+        channel = _get(name)
+        _audit(actor, request, channel, _definition(channel), None)
+        channel.delete()
 
 
 # --- the schema document ---------------------------------------------------------------
 
 
 def export_channels() -> list[dict]:
-    return [
-        {k: v for k, v in to_json(c).items() if k not in ("created", "updated")}
-        for c in Channel.objects.all()
-    ]
+    return [_definition(c) for c in Channel.objects.all()]
 
 
-def import_channels(*, actor, entries) -> list[dict]:
+def import_channels(*, actor, entries, request=None) -> list[dict]:
     """Create or update each listed channel (by name); others are untouched."""
     if not isinstance(entries, list) or len(entries) > MAX_CHANNELS:
         raise InvalidInput(
@@ -190,12 +224,15 @@ def import_channels(*, actor, entries) -> list[dict]:
         clean = _clean(entry, partial=False, param_prefix=f"channels.{index}.")
         existing = Channel.objects.filter(name=clean["name"]).first()
         if existing is None:
-            Channel.objects.create(**clean)
+            channel = Channel.objects.create(**clean)
+            _audit(actor, request, channel, None, _definition(channel))
             changes.append({"channel": clean["name"], "action": "create"})
             continue
+        before = _definition(existing)
         for key, value in clean.items():
             setattr(existing, key, value)
         existing.save()
+        _audit(actor, request, existing, before, _definition(existing))
         changes.append({"channel": clean["name"], "action": "update"})
     return changes
 

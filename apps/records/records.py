@@ -36,6 +36,8 @@ from apps.core.exceptions import (
     PreconditionFailed,
 )
 from apps.core.ids import new_id
+from apps.hooks import audit
+from apps.hooks import dispatch as hooks
 from apps.records import changelog, fast_read
 from apps.records.multipart import record_payload
 from apps.records.record_view import RecordView
@@ -391,8 +393,33 @@ def record_create(*, actor, collection: str, data) -> dict:
     data, body = _payload(spec, data)
     access = Access(actor, spec, body=body, method="POST")
     access.require("create")
+    before = hooks.wanted("before", "create", spec)
+    if not (before or hooks.wanted("after", "create", spec)):
+        return _create(access, data, sent=data)
+    if access.rule("create") is False:  # before a hook runs for a refused caller
+        raise Forbidden("The create rule does not allow this record.", code="forbidden")
+    with transaction.atomic():
+        written = hooks.run_before("create", spec, actor, data) if before else data
+        record = _create(access, written, sent=data)
+        _queue_after(access, "create", record["id"], old=None)
+        return record
+
+
+def _queue_after(access: Access, action: str, record_id: str, *, old) -> None:
+    spec = access.spec
+    if hooks.wanted("after", action, spec):
+        data = hooks.records_as_system(spec, [record_id]).get(record_id)
+        hooks.queue_after(
+            action, spec, access.actor, record_id=record_id, data=data, old=old
+        )
+
+
+def _create(access: Access, data, *, sent) -> dict:
+    """record_create's write; `sent`: what the client sent (its field rights are
+    checked on that: a before hook may write any field)."""
+    spec = access.spec
     parsed = parse_record_input(spec, data, partial=False)
-    pending = _refuse_unwritable(access, data)
+    pending = _refuse_unwritable(access, sent)
     allowed = access.rule("create")
     if allowed is False:
         raise Forbidden("The create rule does not allow this record.", code="forbidden")
@@ -515,8 +542,29 @@ def record_update(
     data, body = _payload(spec, data)
     access = Access(actor, spec, body=body, method="PATCH")
     access.require("update")
+    before = hooks.wanted("before", "update", spec)
+    if not (before or hooks.wanted("after", "update", spec)):
+        return _update(access, record_id, data, sent=data, if_match=if_match)
+    with transaction.atomic():
+        _lock_for(access, "update", record_id)
+        old = hooks.records_as_system(spec, [record_id]).get(record_id)
+        written = data
+        if before:
+            written = hooks.run_before(
+                "update", spec, actor, data, record_id=record_id, old=old
+            )
+        record = _update(access, record_id, written, sent=data, if_match=if_match)
+        _queue_after(access, "update", record_id, old=old)
+        return record
+
+
+def _update(
+    access: Access, record_id: str, data, *, sent, if_match: str | None
+) -> dict:
+    """record_update's write (`sent` as for _create)."""
+    spec, actor = access.spec, access.actor
     parsed = parse_record_input(spec, data, partial=True)
-    pending = _refuse_unwritable(access, data)
+    pending = _refuse_unwritable(access, sent)
     model = cache.model_for(spec)
     columns = dict(parsed.columns)
     if spec.is_auth and parsed.password is not None:
@@ -614,7 +662,11 @@ def _delete_cascade(
             )
         _delete_cascade(source_spec, referencing, seen, actor)
     model = cache.model_for(spec)
+    after = hooks.wanted("after", "delete", spec)
+    gone = hooks.records_as_system(spec, pks) if after else {}
     changelog.log_deletes(spec, model, pks)
+    for pk, record in gone.items():
+        hooks.queue_after("delete", spec, actor, record_id=pk, data=None, old=record)
     for field in spec.fields:
         field_type = get_type(field.type)
         if field_type.staged:
@@ -638,9 +690,11 @@ def record_delete(
     spec = get_spec(collection)
     access = Access(actor, spec, method="DELETE")
     access.require("delete")
-    with transaction.atomic():
+    with transaction.atomic(), audit.acting(actor):  # an account's deletion is audited
         _lock_for(access, "delete", record_id)
         _check_if_match(RecordView(access), record_id, if_match)
+        if hooks.wanted("before", "delete", spec):
+            hooks.run_before("delete", spec, actor, None, record_id=record_id)
         _delete_cascade(spec, [record_id], set(), actor)
 
 

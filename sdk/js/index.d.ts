@@ -730,6 +730,12 @@ export class BaasClient {
   request<R = any>(method: string, path: string, options?: RequestOptions): Promise<R>;
   /** Like `request()`, resolving to `{status, body, headers}`; a 304 resolves too. */
   send<R = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<R>>;
+  /** Call a route of the server's hooks modules (`@route`), below `/api/v1/fn`. */
+  fn<R = any>(
+    method: string,
+    path: string,
+    options?: Pick<RequestOptions, 'body' | 'query' | 'idempotencyKey' | 'signal'>,
+  ): Promise<R>;
   /**
    * Record operations in one transaction, all or nothing (at most 100). On failure nothing
    * is written and the `BaasError` has that operation's status and errors, each `param`

@@ -97,7 +97,22 @@ def run_node_suite(
 
 
 @pytest.fixture
-def node_env(server_url, credentials, service_key, mail_dir, app_users):
+def echo_route():
+    """A hooks route on the live server (`client.fn`): it runs in this process."""
+    from apps.hooks import registry
+    from baas.hooks import route
+
+    with registry.isolated():
+
+        @route("POST", "/echo/<str:word>", auth="user")
+        def echo(request, word):
+            return {"you": request.user.email, "word": word, "body": request.data}
+
+        yield
+
+
+@pytest.fixture
+def node_env(server_url, credentials, service_key, mail_dir, app_users, echo_route):
     email, password = credentials
     return {
         "BAAS_URL": server_url,

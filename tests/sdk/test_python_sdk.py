@@ -515,3 +515,26 @@ def test_batch_runs_every_operation_or_none(client, posts):
     )
     assert once == twice
     assert len(posts.list(filter='title = "batched once"').items) == 1
+
+
+# --- routes of hooks modules -----------------------------------------------------------
+
+
+def test_fn_calls_a_route_of_the_servers_hooks_modules(client, connect, credentials):
+    from apps.hooks import registry
+    from baas.hooks import route
+
+    with registry.isolated():
+
+        @route("POST", "/echo/<str:word>", auth="user")
+        def echo(request, word):
+            return {"you": request.user.email, "word": word, "body": request.data}
+
+        answer = client.fn("post", "echo/hi", json={"n": 1})
+        assert answer == {"you": credentials[0], "word": "hi", "body": {"n": 1}}
+        with pytest.raises(BaasError) as missing:
+            client.fn("GET", "/no/such/route")
+        assert missing.value.status == 404
+        with pytest.raises(BaasError) as anonymous:
+            connect().fn("POST", "/echo/x")
+        assert anonymous.value.status == 401

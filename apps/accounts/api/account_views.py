@@ -46,11 +46,13 @@ def error_response(
     return response
 
 
-def account_delete(*, user: User) -> None:
+def account_delete(*, user: User, request=None) -> None:
     """Delete the account with the records API's service for a `users` record, so the
     relation fields' cascade settings decide what happens to what it owns (a relation
     without cascade refuses with 409 and nothing is deleted); end every device session
-    and leave the tombstone in the `users` change log, in one transaction."""
+    and leave the tombstone in the `users` change log, in one transaction. The audit
+    entry (`account.delete`, apps.accounts.signals) names the user as the actor."""
+    from apps.hooks import audit
     from apps.records.records import record_delete
 
     actor = ACCOUNT_SERVICE
@@ -62,7 +64,7 @@ def account_delete(*, user: User) -> None:
                 code="forbidden",
             )
         actor = user
-    with transaction.atomic():
+    with transaction.atomic(), audit.acting(user, request):
         if user.is_superuser:
             others = (
                 User.objects.select_for_update()
@@ -89,7 +91,7 @@ class AccountView(AuthenticatedAPIView):
         # Guests and social-only accounts have nothing to reauthenticate with.
         raise_if_reauthentication_required(request, app="")
         try:
-            account_delete(user=request.user)
+            account_delete(user=request.user, request=request)
         except ApiError as exc:
             return error_response(exc.status, exc.errors[0].code, str(exc), exc.errors)
         request.session.flush()  # already gone from the database; keep it so

@@ -144,7 +144,11 @@ class ApiKeysView(APIView):
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise InvalidInput("A list of scopes is required.", param="scopes")
         key, plaintext = apikey_create(
-            name=name, scopes=scopes, expires_at=_expiry(data.get("expires_at"))
+            name=name,
+            scopes=scopes,
+            expires_at=_expiry(data.get("expires_at")),
+            actor=request.user,
+            request=request,
         )
         return Response({**_render(key), "key": plaintext}, status=201)
 
@@ -163,5 +167,5 @@ class ApiKeyView(APIView):
     def delete(self, request, key_id: str):
         if not ApiKey.objects.filter(pk=key_id).exists():
             raise NotFound("No such API key.")
-        apikey_revoke(key_id=key_id)
+        apikey_revoke(key_id=key_id, actor=request.user, request=request)
         return Response(status=204)

@@ -21,7 +21,9 @@ class CollectionListView(APIView):
 
     @extend_schema(exclude=True)
     def post(self, request):
-        spec = services.collection_create(actor=request.user, data=request.data)
+        spec = services.collection_create(
+            actor=request.user, data=request.data, request=request
+        )
         return Response(collection_to_json(spec), status=201)
 
 
@@ -35,13 +37,13 @@ class CollectionDetailView(APIView):
     @extend_schema(exclude=True)
     def patch(self, request, name: str):
         spec = services.collection_update(
-            actor=request.user, name=name, data=request.data
+            actor=request.user, name=name, data=request.data, request=request
         )
         return Response(collection_to_json(spec))
 
     @extend_schema(exclude=True)
     def delete(self, request, name: str):
-        services.collection_delete(actor=request.user, name=name)
+        services.collection_delete(actor=request.user, name=name, request=request)
         return Response(status=204)
 
 
@@ -60,6 +62,6 @@ class SchemaImportView(APIView):
     def post(self, request):
         dry_run = request.query_params.get("dry_run") in ("1", "true")
         result = schema_io.schema_import(
-            actor=request.user, document=request.data, dry_run=dry_run
+            actor=request.user, document=request.data, dry_run=dry_run, request=request
         )
         return Response(result)

@@ -20,7 +20,9 @@ class ChannelListView(APIView):
 
     @extend_schema(exclude=True)
     def post(self, request):
-        body = channels.channel_create(actor=request.user, data=request.data)
+        body = channels.channel_create(
+            actor=request.user, data=request.data, request=request
+        )
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -34,10 +36,12 @@ class ChannelDetailView(APIView):
     @extend_schema(exclude=True)
     def patch(self, request, name: str):
         return Response(
-            channels.channel_update(actor=request.user, name=name, data=request.data)
+            channels.channel_update(
+                actor=request.user, name=name, data=request.data, request=request
+            )
         )
 
     @extend_schema(exclude=True)
     def delete(self, request, name: str):
-        channels.channel_delete(actor=request.user, name=name)
+        channels.channel_delete(actor=request.user, name=name, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,7 @@ from apps.accounts.openapi import BearerAuthenticationScheme  # noqa: F401 (regi
 from apps.collections.models import Collection
 from apps.core.csp import set_policy
 from apps.core.openapi import BEARER
+from apps.hooks.registry import registry as hook_registry
 from apps.records.api.openapi import sees_collections
 
 #: (full document?, api version) -> (fingerprint, document)
@@ -56,7 +57,7 @@ class OpenApiView(SpectacularAPIView):
         )
         key = (sees_collections(request.user), version)
         # Read before generating: a change racing the generation only costs one more.
-        stamp = schema_fingerprint()
+        stamp = (schema_fingerprint(), hook_registry.routes_fingerprint())
         cached = _documents.get(key)
         if cached is None or cached[0] != stamp:
             generator = self.generator_class(

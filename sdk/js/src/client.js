@@ -179,6 +179,20 @@ export class BaasClient {
   }
 
   /**
+   * Call a route of the server's hooks modules (`@route`, served under `/api/v1/fn`):
+   * `client.fn('GET', '/stats')`. Resolves to the decoded JSON body (`undefined` for 204);
+   * an error status throws `BaasError` like every other call.
+   * @param {string} method
+   * @param {string} path
+   * @param {{body?: any, query?: Record<string, string | number | boolean | null | undefined>, idempotencyKey?: string, signal?: AbortSignal}} [options]
+   * @returns {Promise<any>}
+   */
+  async fn(method, path, options = {}) {
+    const below = path.startsWith('/') ? path : `/${path}`;
+    return this.request(method.toUpperCase(), `/fn${below}`, options);
+  }
+
+  /**
    * Run record operations in one transaction, all or nothing (at most 100). Build them
    * with a collection's `opCreate()`, `opUpdate()`, `opDelete()`, `opGet()`, `opList()`,
    * or as `{method, url, body}`. Resolves to `[{status, body}, ...]` in order (201 and the

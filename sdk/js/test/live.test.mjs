@@ -154,6 +154,15 @@ describe('the SDK against a live server', { skip: !BAAS_URL && 'BAAS_URL is not 
     assert.equal(stale.auth.refreshToken, null);
   });
 
+  test('fn calls a route of the server\'s hooks modules', async () => {
+    const answer = await client.fn('post', 'echo/hi', { body: { n: 1 } });
+    assert.deepEqual(answer, { you: BAAS_EMAIL, word: 'hi', body: { n: 1 } });
+    const missing = await baasErrorOf(client.fn('GET', '/no/such/route'));
+    assert.equal(missing.status, 404);
+    const anonymous = createClient({ baseUrl: BAAS_URL });
+    assert.equal((await baasErrorOf(anonymous.fn('POST', '/echo/x'))).status, 401);
+  });
+
   test('no credentials is a 401 on schema endpoints', async () => {
     const anonymous = createClient({ baseUrl: BAAS_URL });
     const error = await baasErrorOf(anonymous.collections.list());

@@ -356,6 +356,28 @@ class Client:
         )
         return expect_object(body)
 
+    def fn(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Call a route of the server's hooks modules (`@route`, served under
+        `/api/v1/fn`): `client.fn("GET", "/stats")`. Returns the decoded JSON body (None
+        for 204); an error status raises `BaasError` like every other call."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.request(
+            method.upper(),
+            "/fn" + path,
+            json=json,
+            params=params,
+            idempotency_key=idempotency_key,
+        )
+
     def batch(
         self,
         operations: Sequence[BatchOperation],
