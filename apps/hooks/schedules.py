@@ -21,6 +21,7 @@ from django_celery_beat.models import (
 )
 
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.hooks import audit
 from apps.hooks.registry import parse_cron, registry
 
 CODE_PREFIX = "code:"  # description of a code cron: "code:<its expression>"
@@ -110,8 +111,27 @@ def registered_task(name) -> str:
     return name
 
 
-def apply_changes(task: PeriodicTask, data: dict, *, creating: bool) -> PeriodicTask:
-    """Validate and apply a create or change of a schedule (the API's input)."""
+def apply_changes(
+    task: PeriodicTask, data: dict, *, creating: bool, actor=None, request=None
+) -> PeriodicTask:
+    """Validate and apply a create or change of a schedule (the API's input); audited."""
+    before = None if creating else render(task)
+    with transaction.atomic():
+        task = _apply(task, data, creating=creating)
+        after = render(task)
+        if after != before:  # a change that changes nothing is not one
+            audit.record(
+                actor=actor,
+                action="schedule.create" if creating else "schedule.update",
+                target=audit.Target("schedule", str(task.pk), task.name),
+                before=before,
+                after=after,
+                request=request,
+            )
+    return task
+
+
+def _apply(task: PeriodicTask, data: dict, *, creating: bool) -> PeriodicTask:
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object.")
     unknown = set(data) - {"name", "task", "cron", "every", "args", "kwargs", "enabled"}
@@ -179,14 +199,22 @@ def apply_changes(task: PeriodicTask, data: dict, *, creating: bool) -> Periodic
     return task
 
 
-def delete(task: PeriodicTask) -> None:
+def delete(task: PeriodicTask, *, actor=None, request=None) -> None:
     kind = source(task)
     if kind != "api":
         raise Conflict(
             f"A {kind} schedule cannot be deleted here; pause it (enabled: false).",
             code=f"{kind}_schedule",
         )
-    task.delete()
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="schedule.delete",
+            target=audit.Target("schedule", str(task.pk), task.name),
+            before=render(task),
+            request=request,
+        )
+        task.delete()
 
 
 def render(task: PeriodicTask) -> dict:

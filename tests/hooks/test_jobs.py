@@ -228,3 +228,29 @@ def test_schedules_made_through_the_api_are_validated_and_deletable(admin):
     assert admin.delete(f"/api/v1/schedules/{body['id']}").status_code == 204
     assert admin.get(f"/api/v1/schedules/{body['id']}").status_code == 404
     assert admin.get("/api/v1/schedules/abc").status_code == 404
+
+
+def test_schedule_changes_and_job_retries_are_audited(admin, superuser):
+    from apps.hooks.models import AuditEntry
+
+    made = admin.post(
+        "/api/v1/schedules",
+        {"name": "n", "task": "baas.ping", "every": 5},
+        format="json",
+    ).json()
+    admin.patch(f"/api/v1/schedules/{made['id']}", {"every": 9}, format="json")
+    admin.patch(f"/api/v1/schedules/{made['id']}", {"every": 9}, format="json")
+    admin.delete(f"/api/v1/schedules/{made['id']}")
+    run("old", "tests.not.registered", JobRun.FAILED)
+    admin.post("/api/v1/jobs/old/retry")
+    entries = list(
+        AuditEntry.objects.exclude(action="superuser.login").order_by("at", "id")
+    )
+    assert [e.action for e in entries] == [
+        "schedule.create",
+        "schedule.update",
+        "schedule.delete",
+        "job.retry",
+    ]
+    assert {e.actor_id for e in entries} == {str(superuser.pk)}
+    assert entries[1].diff == {"every": {"before": 5, "after": 9}}

@@ -49,7 +49,8 @@ ENTRY = {
             "collection.rules, collection.delete, schema.import, channel.create, "
             "channel.update, channel.rules, channel.delete, apikey.create, "
             "apikey.revoke, superuser.login, account.delete, webhook.create, "
-            "webhook.update, webhook.delete (docs/audit.md).",
+            "webhook.update, webhook.delete, schedule.create, schedule.update, "
+            "schedule.delete, job.retry (docs/audit.md).",
         },
         "actor": {
             "type": "object",

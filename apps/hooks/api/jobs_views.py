@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
 from apps.core.paging import format_time, newest_first
-from apps.hooks import jobs, schedules
+from apps.hooks import audit, jobs, schedules
 from apps.hooks.models import JobRun
 
 TASK_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
@@ -196,6 +196,13 @@ class JobRetryView(JobsPermission, APIView):
                 "Only a finished job can be retried.", code="job_not_finished"
             )
         new_id = jobs.retry(run)
+        audit.record(
+            actor=request.user,
+            action="job.retry",
+            target=audit.Target("job", run.pk, run.task),
+            after={"retry": new_id},
+            request=request,
+        )
         new = JobRun.objects.filter(pk=new_id).first()
         body = render_job(new) if new else {"id": new_id, "retry_of": run.pk}
         return Response(body, status=202)
@@ -241,7 +248,13 @@ class ScheduleListView(JobsPermission, APIView):
         responses={201: OpenApiResponse(SCHEDULE), **_errors(400, 401, 403, 409)},
     )
     def post(self, request):
-        task = schedules.apply_changes(PeriodicTask(), request.data, creating=True)
+        task = schedules.apply_changes(
+            PeriodicTask(),
+            request.data,
+            creating=True,
+            actor=request.user,
+            request=request,
+        )
         return Response(schedules.render(task), status=201)
 
 
@@ -264,7 +277,11 @@ class ScheduleView(JobsPermission, APIView):
     )
     def patch(self, request, schedule_id: str):
         task = schedules.apply_changes(
-            _schedule(schedule_id), request.data, creating=False
+            _schedule(schedule_id),
+            request.data,
+            creating=False,
+            actor=request.user,
+            request=request,
         )
         return Response(schedules.render(task))
 
@@ -275,5 +292,5 @@ class ScheduleView(JobsPermission, APIView):
         responses={204: None, **_errors(401, 403, 404, 409)},
     )
     def delete(self, request, schedule_id: str):
-        schedules.delete(_schedule(schedule_id))
+        schedules.delete(_schedule(schedule_id), actor=request.user, request=request)
         return Response(status=204)
