@@ -131,11 +131,30 @@ class RequestBodyMiddleware:
         deferred = _DeferredStart(start_response)
         result = self.app(environ, deferred)
         if deferred.refused_body():  # 413 from a limit met while reading: answer now
-            drain, close = None, True
+            deferred.start(close=True)
+            if close:  # a body declared too large to read is not read
+                return result
+            return self._answer_then_drain(result, environ["wsgi.input"])
         if drain is not None:
             close = not self._read(drain, self.limit, keep=False)[1]
         deferred.start(close=close)
         return result
+
+    def _answer_then_drain(self, result: Iterable[bytes], stream) -> Iterable[bytes]:
+        """The 413's body, then what the client is still sending, read and dropped (up
+        to `upload_limit`) until it stops: a server that closed at once, with the body
+        unread, would reset the connection, and the proxy or client still sending
+        could lose the answer (RFC 9112 9.6, "lingering close")."""
+        try:
+            yield from result
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        try:
+            self._read(stream, self.upload_limit, keep=False)
+        except OSError:  # the client went away: nothing left to drain
+            pass
 
 
 class _DeferredStart:
