@@ -78,6 +78,11 @@ def schedule_periodic_tasks(sender, **kwargs) -> None:
         name="send due webhook deliveries",
     )
     sender.add_periodic_task(
+        float(settings.BAAS_OUTBOX_INTERVAL),
+        sender.signature("baas.push.tick"),
+        name="send due push messages",
+    )
+    sender.add_periodic_task(
         PRUNE_JOB_RUNS_EVERY,
         sender.signature("baas.hooks.prune_job_runs"),
         name="prune finished job runs",

@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "apps.realtime",
     "apps.rules",
     "apps.hooks",
+    "apps.push",
     "django_celery_beat",
     "admin_ui",
 ]
@@ -426,6 +427,7 @@ SPECTACULAR_SETTINGS = {
         "apps.realtime.api.openapi.add_realtime_paths",
         "apps.hooks.api.openapi.add_function_paths",
         "apps.hooks.api.webhook_openapi.add_webhook_paths",
+        "apps.push.api.openapi.add_push_paths",
     ],
 }
 
@@ -456,6 +458,40 @@ BAAS_REALTIME_SEND_QUEUE = env_int("REALTIME_SEND_QUEUE", 1000)
 BAAS_REALTIME_FRAME_RATE = env_int("REALTIME_FRAME_RATE", 20)  # per second, sustained
 BAAS_REALTIME_FRAME_BURST = env_int("REALTIME_FRAME_BURST", 60)
 BAAS_REALTIME_HEARTBEAT = env_int("REALTIME_HEARTBEAT", 20)  # seconds
+
+# --- push (apps/push, docs/push.md) ----------------------------------------------------
+# FCM: a service-account JSON (a file path, or the JSON itself); the endpoint is for
+# emulators and tests (default: Google's). Its project id comes from the JSON.
+BAAS_FCM_CREDENTIALS = env("FCM_CREDENTIALS") or ""
+BAAS_FCM_ENDPOINT = (env("FCM_ENDPOINT") or "https://fcm.googleapis.com").rstrip("/")
+# APNs with a token (.p8) key: key file, its key id, the team id, the app's bundle id
+# (apns-topic); the endpoint: production (default), the sandbox, or an emulator (an
+# http:// endpoint speaks HTTP/2 without TLS).
+BAAS_APNS_KEY_FILE = env("APNS_KEY_FILE") or ""
+BAAS_APNS_KEY_ID = env("APNS_KEY_ID") or ""
+BAAS_APNS_TEAM_ID = env("APNS_TEAM_ID") or ""
+BAAS_APNS_TOPIC = env("APNS_TOPIC") or ""
+BAAS_APNS_ENDPOINT = (env("APNS_ENDPOINT") or "https://api.push.apple.com").rstrip("/")
+# Web Push: VAPID keys (generated into <data dir>/push/ when not set) and the subject
+# push services may contact; subscriptions only for endpoints on these hosts (an entry
+# `*.example.com` covers subdomains; host:port for a port other than 443).
+BAAS_VAPID_PRIVATE_KEY = env("VAPID_PRIVATE_KEY") or ""
+BAAS_VAPID_SUBJECT = env("VAPID_SUBJECT") or "mailto:admin@localhost"
+BAAS_WEBPUSH_ALLOWED_HOSTS = [
+    host.lower()
+    for host in env_list(
+        "WEBPUSH_ALLOWED_HOSTS",
+        [
+            "fcm.googleapis.com",
+            "updates.push.services.mozilla.com",
+            "*.push.services.mozilla.com",
+            "*.notify.windows.com",
+            "web.push.apple.com",
+            "*.push.apple.com",
+        ],
+    )
+]
+BAAS_PUSH_DIR = DATA_DIR / "push"
 
 # --- files (apps/files, docs/configuration.md#file-storage) -----------------------------
 # Multipart bodies (file uploads) may be this large; each file field's `max_size` is

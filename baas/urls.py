@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("apps.files.api.urls")),
     path("api/v1/", include("apps.realtime.api.urls")),
     path("api/v1/", include("apps.hooks.api.urls")),
+    path("api/v1/", include("apps.push.api.urls")),
     path("healthz", core_views.healthz),
     path("readyz", core_views.readyz),
     path("api/v1/", include("apps.accounts.api.urls")),

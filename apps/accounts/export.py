@@ -69,6 +69,7 @@ def export_account(user) -> Iterator[bytes]:
         ("social_accounts", _social_accounts(pk)),
         ("authenticators", _authenticators(pk)),
         ("sessions", _sessions(pk)),
+        ("push_devices", _push_devices(pk)),
     ):
         yield b',"' + key.encode() + b'":' + dumps(value)
     yield b',"collections":['
@@ -91,6 +92,13 @@ def _users_record(spec: CollectionSpec, pk: str) -> dict | None:
     model = cache.model_for(spec)
     rows = list(view.values(model.objects.filter(pk=pk)))
     return view.render(rows)[0] if rows else None
+
+
+def _push_devices(pk: str) -> list[dict]:
+    """The user's push devices, each with the messages it was sent (and their result)."""
+    from apps.push.devices import export_devices
+
+    return export_devices(pk)
 
 
 def _account(user) -> dict:

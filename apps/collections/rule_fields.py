@@ -501,8 +501,10 @@ class RecordResolver:
         return HopOperand(field, target, inner, label)
 
     def check_macro(self, macro: Macro) -> None:
-        if macro.source == "channel":
-            raise RuleError("@channel.name exists in channel rules only", macro.pos)
+        if macro.source in ("channel", "topic"):
+            raise RuleError(
+                f"@{macro.source}.name exists in {macro.source} rules only", macro.pos
+            )
         if macro.source == "auth":
             if len(macro.path) != 1 or not self.access.auth_field_known(macro.path[0]):
                 raise RuleError(

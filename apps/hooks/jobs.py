@@ -32,6 +32,7 @@ UNTRACKED = frozenset(
         "baas.ping",
         "baas.webhooks.sweep",
         "baas.webhooks.deliver",  # deliveries keep their own log (/webhooks/{id}/deliveries)
+        "baas.push.tick",
         PRUNE_TASK,
         "baas.core.prune_idempotency_records",
         "baas.collections.prune_changes",

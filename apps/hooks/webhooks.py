@@ -32,7 +32,7 @@ from apps.hooks.models import Webhook, WebhookDelivery
 log = logging.getLogger(__name__)
 
 RECORD_ACTIONS = ("create", "update", "delete")
-#: events of other sources (accepted and stored; push sends none yet)
+#: events of other sources (`queue_event`)
 OTHER_EVENTS = frozenset({"push.message.finished"})
 #: how server code sees records: every field, past every rule
 SYSTEM = KeyPrincipal(key_id="", name="webhooks", scopes=frozenset({"records:read"}))
@@ -214,5 +214,33 @@ def queue(
             next_attempt_at=grace,  # the sweep's, should this first publish be lost
         )
         queued.append(delivery.pk)
+    if queued:
+        webhook_delivery.publish_on_commit(queued)
+
+
+def queue_event(event_type: str, subject_id: str, data: dict) -> None:
+    """In the caller's transaction: a delivery of an event that is not a record
+    change (OTHER_EVENTS, e.g. `push.message.finished`) to every active webhook that
+    lists it, published once the transaction commits."""
+    now = timezone.now()
+    body = orjson.dumps(
+        {"type": event_type, "timestamp": rfc3339(now), "data": data},
+        default=_json_default,
+    ).decode()
+    grace = now + timedelta(seconds=webhook_delivery.lease_seconds())
+    queued = []
+    for webhook_id, events in Webhook.objects.filter(active=True).values_list(
+        "id", "events"
+    ):
+        if event_type in (events or ()):
+            delivery = WebhookDelivery.objects.create(
+                webhook_id=webhook_id,
+                event_type=event_type,
+                record_id=subject_id,
+                body=body,
+                created=now,
+                next_attempt_at=grace,
+            )
+            queued.append(delivery.pk)
     if queued:
         webhook_delivery.publish_on_commit(queued)

@@ -42,6 +42,8 @@ class ChannelResolver:
                 )
         elif macro.source == "body":
             raise RuleError("Channel rules have no @request.body", macro.pos)
+        elif macro.source == "topic":
+            raise RuleError("@topic.name exists in push topic rules only", macro.pos)
 
 
 def _users_access(actor) -> Access:

@@ -24,9 +24,9 @@ class FieldPath:
 @dataclass(frozen=True)
 class Macro:
     """`@request.auth.<path>`, `@request.body.<path>`, `@request.method`, `@now`, and
-    `@channel.name` (in realtime channel rules)."""
+    `@channel.name` (in realtime channel rules), `@topic.name` (in push topic rules)."""
 
-    source: str  # "auth" | "body" | "method" | "now" | "channel"
+    source: str  # "auth" | "body" | "method" | "now" | "channel" | "topic"
     path: tuple[str, ...] = ()
     pos: int = field(default=0, compare=False)
 

@@ -56,6 +56,7 @@ class RuleContext:
     method: str = "GET"
     now: dt.datetime = field(default_factory=values.now)
     channel: str | None = None  # `@channel.name`, in realtime channel rules
+    topic: str | None = None  # `@topic.name`, in push topic rules
 
     def value(self, macro: Macro):
         if macro.source == "now":
@@ -64,6 +65,8 @@ class RuleContext:
             return self.method
         if macro.source == "channel":
             return MISSING if self.channel is None else self.channel
+        if macro.source == "topic":
+            return MISSING if self.topic is None else self.topic
         if macro.source == "auth":
             return MISSING if self.auth is None else self.auth(macro.path)
         node = self.body

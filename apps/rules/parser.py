@@ -85,6 +85,8 @@ def _macro(token: Token) -> Macro:
         return Macro(parts[1], tuple(parts[2:]), pos=pos)
     if parts == ["channel", "name"]:  # realtime channel rules only (apps.realtime)
         return Macro("channel", ("name",), pos=pos)
+    if parts == ["topic", "name"]:  # push topic rules only (apps.push)
+        return Macro("topic", ("name",), pos=pos)
     raise RuleSyntaxError(
         f"Unknown macro {token}; use @request.auth.<field>, @request.body.<field>, "
         "@request.method or @now",

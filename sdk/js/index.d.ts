@@ -520,6 +520,232 @@ export class Files {
   ): Promise<BaasRecord<T>>;
 }
 
+// --- push -------------------------------------------------------------------------------
+
+export type PushPlatform = 'fcm' | 'apns' | 'webpush';
+
+/** A browser's Web Push subscription as the server keeps it (its `toJSON()`). */
+export interface WebPushSubscriptionJson {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+
+/** A registered device of the signed-in user. */
+export interface PushDevice {
+  id: string;
+  platform: PushPlatform;
+  /** The FCM or APNs token (not for `webpush`). */
+  token?: string;
+  /** `webpush` only. */
+  subscription?: WebPushSubscriptionJson;
+  topics: string[];
+  app_version: string;
+  locale: string;
+  timezone: string;
+  /** False once a provider rejected the token (or newer devices replaced it). */
+  active: boolean;
+  created: string;
+  updated: string;
+}
+
+/** What `push.registerDevice()` sends (camelCase here, snake_case on the wire). */
+export interface DeviceRegistration {
+  /** `fcm` (Android, or iOS through Firebase) or `apns` (iOS, hex token). */
+  platform: PushPlatform;
+  /** The token the app's messaging library gave it. */
+  token?: string;
+  /** For `webpush`; `registerWebPush()` makes it for you. */
+  subscription?: WebPushSubscriptionJson;
+  /** Replaces the device's topics when given (each one allowed by the topic rules). */
+  topics?: string[];
+  appVersion?: string | null;
+  /** Default: the runtime's (`Intl`); `null` sends none. */
+  locale?: string | null;
+  /** An IANA time zone for `sendAt: {local}`; default the runtime's; `null` sends none. */
+  timezone?: string | null;
+}
+
+/** The options of `push.registerWebPush()`. */
+export interface WebPushOptions extends Omit<DeviceRegistration, 'platform' | 'token' | 'subscription'> {
+  signal?: AbortSignal;
+}
+
+/** What `registerWebPush()` needs of a browser `PushSubscription`. */
+export interface PushSubscriptionLike {
+  readonly endpoint?: string;
+  readonly options?: { applicationServerKey?: ArrayBuffer | ArrayBufferView | null };
+  toJSON?(): { endpoint?: string; keys?: Record<string, string> };
+  unsubscribe(): Promise<boolean>;
+}
+
+/** What `registerWebPush()` needs of a `ServiceWorkerRegistration`. */
+export interface PushRegistrationLike {
+  readonly pushManager: {
+    getSubscription(): Promise<PushSubscriptionLike | null>;
+    subscribe(options: { userVisibleOnly: boolean; applicationServerKey: Uint8Array }): Promise<PushSubscriptionLike>;
+  };
+}
+
+export interface TopicSubscription {
+  topic: string;
+  /** The device ids (un)subscribed. */
+  devices: string[];
+  subscribed: boolean;
+}
+
+/** Exactly one of these. */
+export type PushTarget =
+  | { users: string[] }
+  | { topic: string }
+  | { devices: string[] }
+  /** An expression over the users collection, e.g. `plan = 'pro'`. */
+  | { filter: string };
+
+export interface PushNotification {
+  title?: string;
+  body?: string;
+  /** An https:// URL. */
+  image?: string;
+  /** iOS */
+  badge?: number;
+  sound?: string;
+}
+
+/** `{local: 'HH:MM'}`: that time in each device's time zone. */
+export type SendAt = Date | string | { local: string };
+
+/** What `push.send()` sends (camelCase here, snake_case on the wire). */
+export interface PushMessageInput {
+  to: PushTarget;
+  notification?: PushNotification;
+  /** Text values (FCM carries only strings). */
+  data?: Record<string, string>;
+  /** A `Date`, an RFC 3339 string with its offset, or `{local: 'HH:MM'}`. */
+  sendAt?: SendAt | null;
+  /** Seconds a provider keeps it for an offline device (0 to 28 days). */
+  ttl?: number;
+  /** A newer message with the same key replaces an undelivered older one. */
+  collapseKey?: string;
+  /** Default `high`. */
+  priority?: 'high' | 'normal';
+  /** Per platform, merged over what the server builds. */
+  overrides?: { fcm?: Record<string, unknown>; apns?: Record<string, unknown>; webpush?: Record<string, unknown> };
+}
+
+export type PushMessageState = 'scheduled' | 'sending' | 'done' | 'cancelled';
+export type PushResultState = 'queued' | 'sent' | 'failed' | 'invalid_token' | 'opened';
+
+/** Devices per result state. */
+export type PushCounts = Record<PushResultState, number>;
+
+/** A message as the server keeps it. */
+export interface PushMessage {
+  id: string;
+  state: PushMessageState;
+  to: PushTarget;
+  notification: PushNotification;
+  data: Record<string, string>;
+  ttl?: number;
+  collapse_key?: string;
+  priority?: 'high' | 'normal';
+  overrides?: Record<string, Record<string, unknown>>;
+  send_at: string | { local: string } | null;
+  created_by: string;
+  created: string;
+  started: string | null;
+  finished: string | null;
+  /** The devices it goes to (0 until they are resolved). */
+  total: number;
+  /** With `status()` and `cancel()`. */
+  counts?: PushCounts;
+  [key: string]: unknown;
+}
+
+/** The result of a message on one device. */
+export interface PushResult {
+  id: string;
+  device: string | null;
+  user: string;
+  platform: PushPlatform;
+  state: PushResultState;
+  reason: string;
+  provider_id: string;
+  attempts: number;
+  /** When a queued row is due (a local time, a retry). */
+  due: string | null;
+  sent_at: string | null;
+  opened_at: string | null;
+}
+
+/** `push.status()`: the message, its counts and one page of results. */
+export interface PushMessageStatus extends PushMessage {
+  counts: PushCounts;
+  results: { items: PushResult[]; next_cursor: string | null };
+}
+
+export interface PushMessagePage {
+  items: PushMessage[];
+  next_cursor: string | null;
+}
+
+export interface ResultsOptions {
+  /** Only the results in this state, e.g. `failed`. */
+  state?: PushResultState;
+  limit?: number;
+  /** The previous page's `results.next_cursor`. */
+  cursor?: string;
+  signal?: AbortSignal;
+}
+
+export interface MessageListOptions {
+  state?: PushMessageState;
+  limit?: number;
+  /** The previous page's `next_cursor`. */
+  cursor?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * `client.push`: devices, topics and opens for app users; sending, scheduling, status and
+ * cancelling for superusers and `push:send` API keys (server-side code, never an app).
+ */
+export class Push {
+  /**
+   * Register the app's FCM or APNs token for the signed-in user (again: the same device is
+   * updated). `locale` and `timezone` default to the runtime's.
+   */
+  registerDevice(device: DeviceRegistration, options?: { signal?: AbortSignal }): Promise<PushDevice>;
+  /**
+   * Browsers: subscribe `registration.pushManager` with the server's VAPID key (reusing a
+   * subscription made with it) and register it as a `webpush` device.
+   */
+  registerWebPush(registration: PushRegistrationLike, options?: WebPushOptions): Promise<PushDevice>;
+  /** The VAPID public key (base64url, 87 characters); no sign-in needed. */
+  vapidPublicKey(options?: { signal?: AbortSignal }): Promise<string>;
+  /** The user's devices, newest first. */
+  listDevices(options?: { signal?: AbortSignal }): Promise<PushDevice[]>;
+  /** 404 `device_not_found` for a device of another user. */
+  unregisterDevice(id: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** The user's active devices (or `devices`); 403 `topic_forbidden` when the topic rules refuse. */
+  subscribe(topic: string, options?: { devices?: string[]; signal?: AbortSignal }): Promise<TopicSubscription>;
+  unsubscribe(topic: string, options?: { devices?: string[]; signal?: AbortSignal }): Promise<TopicSubscription>;
+  /** The user opened message `messageId` (on `device`, or wherever it reached them). 404 `message_not_found`. */
+  reportOpened(messageId: string, options?: { device?: string; signal?: AbortSignal }): Promise<{ opened: number }>;
+  /** Superusers and `push:send` keys: resolves (202) to the message. */
+  send(message: PushMessageInput, options?: WriteOptions): Promise<PushMessage>;
+  /** `send()` with `sendAt` required. */
+  schedule(
+    message: PushMessageInput & { sendAt: SendAt },
+    options?: WriteOptions,
+  ): Promise<PushMessage>;
+  /** The message, `counts` per device state and a page of per-device `results`. */
+  status(id: string, options?: ResultsOptions): Promise<PushMessageStatus>;
+  /** Newest first. */
+  listMessages(options?: MessageListOptions): Promise<PushMessagePage>;
+  /** A message not sent yet; 409 `already_sent` once sending began. */
+  cancel(id: string, options?: { signal?: AbortSignal }): Promise<PushMessage & { counts: PushCounts }>;
+}
+
 export class Collections {
   list(): Promise<CollectionDefinition[]>;
   get(name: string): Promise<CollectionDefinition>;
@@ -723,6 +949,8 @@ export class BaasClient {
   readonly collections: Collections;
   readonly schema: Schema;
   readonly files: Files;
+  /** Push notifications: devices and topics (app users), sending (`push:send` keys). */
+  readonly push: Push;
   /** Realtime: record events and channels over one WebSocket (made on first use). */
   readonly realtime: Realtime;
   collection<T extends object = Record<string, unknown>>(name: string): RecordCollection<T>;

@@ -10,4 +10,5 @@ export { Auth } from './src/auth.js';
 export { RecordCollection } from './src/records.js';
 export { Collections, Schema } from './src/schema.js';
 export { Files } from './src/files.js';
+export { Push } from './src/push.js';
 export { Channel, Realtime, Subscription } from './src/realtime.js';

@@ -26,11 +26,14 @@ PAIRS = [
     ("realtime.js", "Realtime", "realtime.py", "Realtime"),
     ("realtime.js", "Channel", "realtime.py", "Channel"),
     ("realtime.js", "Subscription", "realtime.py", "Subscription"),
+    ("push.js", "Push", "push.py", "Push"),
 ]
 
 ONLY_JS = {
     # Token storage in JS may be asynchronous (React Native's AsyncStorage): await it first.
     ("Auth", "ready"),
+    # A browser's service worker subscription (Python has no browser).
+    ("Push", "registerWebPush"),
 }
 ONLY_PY = {
     # requests.Session needs closing; fetch has nothing to close.

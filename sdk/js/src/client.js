@@ -9,6 +9,7 @@ import {
 } from './errors.js';
 import { Files } from './files.js';
 import { sendWithProgress } from './progress.js';
+import { Push } from './push.js';
 import { queryString } from './query.js';
 import { Realtime } from './realtime.js';
 import { RecordCollection } from './records.js';
@@ -97,6 +98,8 @@ export class BaasClient {
     this.schema = new Schema(this);
     /** @type {Files} */
     this.files = new Files(this);
+    /** @type {Push} */
+    this.push = new Push(this);
     /** @type {ClientOptions} */
     this._options = options;
     /** @type {Realtime | null} */

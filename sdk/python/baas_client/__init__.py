@@ -5,6 +5,16 @@ from baas_client.auth import Auth, AuthResult
 from baas_client.client import ApiResponse, BatchResponse, Client, new_idempotency_key
 from baas_client.errors import BaasError, ErrorItem
 from baas_client.files import Files
+from baas_client.push import (
+    MessagePage,
+    Push,
+    PushDevice,
+    PushMessage,
+    PushNotification,
+    PushResult,
+    PushTarget,
+    TopicSubscription,
+)
 from baas_client.realtime import (
     Channel,
     ChannelMessage,
@@ -40,14 +50,22 @@ __all__ = [
     "ErrorItem",
     "FileValue",
     "Files",
+    "MessagePage",
     "Page",
     "PresenceChange",
+    "Push",
+    "PushDevice",
+    "PushMessage",
+    "PushNotification",
+    "PushResult",
+    "PushTarget",
     "Realtime",
     "RealtimeEvent",
     "RealtimeState",
     "RecordCollection",
     "Schema",
     "Subscription",
+    "TopicSubscription",
     "VersionedRecord",
     "new_idempotency_key",
 ]

@@ -14,6 +14,7 @@ from baas_client._util import expect_object
 from baas_client.auth import Auth, TokensCallback
 from baas_client.errors import BaasError, ErrorItem
 from baas_client.files import Files
+from baas_client.push import Push
 from baas_client.realtime import Realtime
 from baas_client.records import BatchOperation, RecordCollection
 from baas_client.schema import Collections, Schema
@@ -169,6 +170,7 @@ class Client:
         self.collections = Collections(self)
         self.schema = Schema(self)
         self.files = Files(self)
+        self.push = Push(self)
         self._realtime: Realtime | None = None
 
     @property
