@@ -20,12 +20,13 @@ longer), up to MAX_ATTEMPTS.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import zoneinfo
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -245,46 +246,66 @@ def _send(provider, message: Message, taken: list[int], claim: str) -> None:
 
 
 def _record(results: dict, claim: str) -> None:
-    """Store each row's outcome (one transaction); deactivate devices the provider
-    says are gone."""
+    """Store each row's outcome (one transaction, one prepared UPDATE for all rows:
+    Django's bulk_update builds a CASE per field and row, slower than the sends);
+    deactivate the devices the provider says are gone."""
     now = timezone.now()
     rows = {
-        d.id: d
-        for d in Delivery.objects.filter(id__in=list(results), claimed_by=claim).only(
-            "id", "attempts", "device_id", "state"
-        )
+        row_id: (attempts, device_id)
+        for row_id, attempts, device_id in Delivery.objects.filter(
+            id__in=list(results), claimed_by=claim
+        ).values_list("id", "attempts", "device_id")
     }
-    changed, dead = [], {}
-    for delivery_id, (outcome, reason, provider_id, retry_after) in results.items():
-        row = rows.get(delivery_id)
-        if row is None:
+    adapt = connection.ops.adapt_datetimefield_value
+    params, dead = [], {}
+    for row_id, (outcome, reason, provider_id, retry_after) in results.items():
+        if row_id not in rows:
             continue
-        row.attempts += 1
-        row.claimed_by = ""
-        row.reason = reason[:500]
-        row.provider_id = provider_id[:300]
+        attempts, device_id = rows[row_id][0] + 1, rows[row_id][1]
+        state, due, sent = outcome, None, None
         if outcome == "retry":
-            if row.attempts >= MAX_ATTEMPTS:
-                row.state = "failed"
-                row.reason = f"gave up after {row.attempts} attempts: {reason}"[:500]
+            if attempts >= MAX_ATTEMPTS:
+                state, reason = "failed", f"gave up after {attempts} attempts: {reason}"
             else:
-                wait = BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
-                row.due_at = now + timedelta(seconds=max(wait, retry_after or 0))
-        else:
-            row.state = outcome
-            if outcome == "sent":
-                row.sent_at = now
-            elif outcome == "invalid_token" and row.device_id:
-                dead[row.device_id] = reason
-        changed.append(row)
-    fields = ["attempts", "claimed_by", "reason", "provider_id", "state", "due_at"]
-    with transaction.atomic():
-        Delivery.objects.bulk_update(changed, [*fields, "sent_at"], batch_size=500)
-        for device_id, reason in dead.items():
-            Device.objects.filter(pk=device_id).update(
-                active=False,
-                deactivated_reason=(reason or "the provider rejected the token")[:300],
+                wait = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+                state = "queued"
+                due = now + timedelta(seconds=max(wait, retry_after or 0))
+        elif outcome == "sent":
+            sent = now
+        elif outcome == "invalid_token" and device_id:
+            dead.setdefault(reason or "the provider rejected the token", []).append(
+                device_id
             )
+        params.append(
+            (
+                state,
+                reason[:500],
+                provider_id[:300],
+                attempts,
+                adapt(due),
+                adapt(sent),
+                row_id,
+                claim,
+            )
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(_RECORD_SQL(), params)
+        for reason, device_ids in dead.items():
+            Device.objects.filter(pk__in=device_ids).update(
+                active=False, deactivated_reason=reason[:300]
+            )
+
+
+@functools.cache
+def _RECORD_SQL() -> str:  # noqa: N802
+    q = connection.ops.quote_name
+    return (
+        f"UPDATE {q(Delivery._meta.db_table)} SET {q('state')} = %s, "
+        f"{q('reason')} = %s, {q('provider_id')} = %s, {q('attempts')} = %s, "
+        f"{q('claimed_by')} = '', {q('due_at')} = COALESCE(%s, {q('due_at')}), "
+        f"{q('sent_at')} = COALESCE(%s, {q('sent_at')}) "
+        f"WHERE {q('id')} = %s AND {q('claimed_by')} = %s"
+    )
 
 
 def _finish_if_done(message: Message) -> None:

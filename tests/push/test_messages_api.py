@@ -182,3 +182,41 @@ def test_the_push_endpoints_are_in_the_openapi_document(anon):
     assert set(paths["/api/v1/push/messages/{message_id}"]) == {"get", "delete"}
     assert set(paths["/api/v1/push/topics/{topic}/subscription"]) == {"post", "delete"}
     assert paths["/api/v1/push/webpush/vapid-public-key"]["get"]["security"] == []
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("get", "/api/v1/push/devices", None),
+        ("post", "/api/v1/push/devices", {"platform": "fcm", "token": "t" * 40}),
+        ("get", "/api/v1/push/devices/abc", None),
+        ("delete", "/api/v1/push/devices/abc", None),
+        ("post", "/api/v1/push/topics/news/subscription", {}),
+        ("delete", "/api/v1/push/topics/news/subscription", {}),
+        ("post", "/api/v1/push/messages/abc/opened", {}),
+        ("get", "/api/v1/push/topics", None),
+        ("post", "/api/v1/push/topics", {"name": "news", "rule": ""}),
+        ("get", "/api/v1/push/topics/news", None),
+        ("patch", "/api/v1/push/topics/news", {"rule": ""}),
+        ("delete", "/api/v1/push/topics/news", None),
+    ],
+)
+def test_every_push_path_refuses_who_it_is_not_for(
+    anon, user_client, key_client, method, path, body
+):
+    """Anonymous callers get 401; app users are refused the operator paths (403) and
+    keys the user paths (403); nothing is written."""
+    user_paths = "/devices" in path or "subscription" in path or "opened" in path
+    kwargs = {"format": "json"} if body is not None else {}
+    args = (path, body) if body is not None else (path,)
+    assert getattr(anon, method)(*args, **kwargs).status_code == 401
+    key = key_client("records:read", "records:write", "push:send")
+    if user_paths:
+        assert getattr(key, method)(*args, **kwargs).status_code == 403
+    else:
+        assert getattr(user_client, method)(*args, **kwargs).status_code == 403
+        assert getattr(key, method)(*args, **kwargs).status_code == 403
+    assert not Device.objects.exists() and not Message.objects.exists()
+    from apps.push.models import Topic
+
+    assert not Topic.objects.exists()

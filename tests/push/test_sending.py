@@ -239,3 +239,22 @@ def test_a_platform_without_credentials_fails_its_devices_with_the_reason(
     message = send(admin, {"to": {"topic": "news"}, "notification": {"title": "x"}})
     assert message["state"] == "done" and message["counts"]["failed"] == 2
     assert "BAAS_FCM_CREDENTIALS" in message["results"]["items"][0]["reason"]
+
+
+def test_a_finished_message_is_told_to_webhooks_of_push_message_finished(
+    admin, fcm, devices
+):
+    from apps.hooks.models import Webhook, WebhookDelivery
+
+    Webhook.objects.create(
+        url="https://hooks.example/push",
+        events=["push.message.finished"],
+        secret="whsec_x",
+    )
+    message = send(admin, {"to": {"topic": "news"}, "notification": {"title": "x"}})
+    (delivery,) = WebhookDelivery.objects.filter(event_type="push.message.finished")
+    import orjson
+
+    body = orjson.loads(delivery.body)
+    assert body["data"]["message"] == {"id": message["id"], "total": 2}
+    assert body["data"]["counts"]["sent"] == 2
