@@ -63,12 +63,12 @@ class RuleContext:
             return self.now
         if macro.source == "method":
             return self.method
+        if macro.source == "auth":
+            return MISSING if self.auth is None else self.auth(macro.path)
         if macro.source == "channel":
             return MISSING if self.channel is None else self.channel
         if macro.source == "topic":
             return MISSING if self.topic is None else self.topic
-        if macro.source == "auth":
-            return MISSING if self.auth is None else self.auth(macro.path)
         node = self.body
         for key in macro.path:
             if not isinstance(node, dict) or key not in node:
