@@ -165,7 +165,10 @@ MESSAGE = {
         "notification": {"type": "object"},
         "data": DATA,
         **OPTIONS,
-        "send_at": {**SEND_AT, "nullable": True},
+        "send_at": {
+            **SEND_AT,
+            "oneOf": [{**SEND_AT["oneOf"][0], "nullable": True}, SEND_AT["oneOf"][1]],
+        },
         "created_by": TEXT,
         "created": TIME,
         "started": NULLABLE_TIME,
