@@ -286,7 +286,13 @@ def post(
         connection = _connect(target, addresses, timeout)
     except Exception as exc:
         return Outcome(error=_describe(exc, timeout), latency_ms=elapsed())
-    watchdog = threading.Timer(2 * timeout, _abort, args=(connection,))
+    fired = threading.Event()
+
+    def abort() -> None:
+        fired.set()  # before the close: the read it breaks must see why
+        _abort(connection)
+
+    watchdog = threading.Timer(2 * timeout, abort)
     watchdog.daemon = True
     watchdog.start()
     outcome = Outcome()
@@ -316,7 +322,7 @@ def post(
             outcome.latency_ms = elapsed()
             outcome.error = (
                 f"Timed out (after {2 * timeout:g} s in all)."
-                if watchdog.finished.is_set()  # it fired (cancel comes later)
+                if fired.is_set()
                 else _describe(exc, timeout)
             )
     finally:
