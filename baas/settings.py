@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "apps.hooks",
     "apps.push",
     "django_celery_beat",
+    "django_htmx",
     "admin_ui",
 ]
 
@@ -132,6 +133,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx (the console)
 ]
 
 ROOT_URLCONF = "baas.urls"
@@ -150,6 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "admin_ui.nav.context",
             ],
         },
     }

@@ -3,7 +3,6 @@
 from allauth.headless.constants import Client
 from django.urls import include, path
 
-from admin_ui.views import console_home
 from apps.accounts.headless_urls import headless_urlpatterns
 from apps.core import views as core_views
 from apps.records.api.openapi_view import DocsView, OpenApiView
@@ -38,7 +37,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/openapi.json", OpenApiView.as_view(), name="openapi"),
     path("api/docs", DocsView.as_view(), name="api-docs"),
-    path("console/", console_home, name="console"),
+    path("console/", include("admin_ui.urls")),
 ]
 
 handler400 = "apps.core.errors.handler400"

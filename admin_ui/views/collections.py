@@ -1,0 +1,3 @@
+"""Console pages: collections (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console pages: keys (being built)."""
+
+urlpatterns: list = []

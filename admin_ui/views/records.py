@@ -1,0 +1,3 @@
+"""Console pages: records (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console pages: rules (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console pages: users (being built)."""
+
+urlpatterns: list = []
