@@ -1,4 +1,21 @@
-"""Console pages for the later features: files, push, jobs, webhooks, realtime, audit,
-settings (one module each)."""
+"""Console pages for the later features, one module each."""
 
-urlpatterns: list = []
+from admin_ui.views.features import (
+    audit,
+    files,
+    jobs,
+    push,
+    realtime,
+    settings,
+    webhooks,
+)
+
+urlpatterns = [
+    *files.urlpatterns,
+    *push.urlpatterns,
+    *realtime.urlpatterns,
+    *jobs.urlpatterns,
+    *webhooks.urlpatterns,
+    *audit.urlpatterns,
+    *settings.urlpatterns,
+]

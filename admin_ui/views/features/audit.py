@@ -1,0 +1,3 @@
+"""Console page: audit (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console page: files (being built)."""
+
+urlpatterns: list = []

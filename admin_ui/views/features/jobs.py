@@ -1,0 +1,3 @@
+"""Console page: jobs (being built)."""
+
+urlpatterns: list = []

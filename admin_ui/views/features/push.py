@@ -1,0 +1,3 @@
+"""Console page: push (being built)."""
+
+urlpatterns: list = []

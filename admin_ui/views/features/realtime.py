@@ -1,0 +1,3 @@
+"""Console page: realtime (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console page: settings (being built)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console page: webhooks (being built)."""
+
+urlpatterns: list = []
