@@ -44,9 +44,7 @@ def console_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             if request.method == "GET" and not request.headers.get("HX-Request"):
                 query = urlencode({"next": request.get_full_path()})
                 return set_policy(redirect(f"/console/login/?{query}"))
-            response = render(
-                request, "admin_ui/auth/refused.html", status=403
-            )
+            response = render(request, "admin_ui/auth/refused.html", status=403)
             return set_policy(response)
         return set_policy(view(request, *args, **kwargs))
 

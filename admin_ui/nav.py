@@ -38,8 +38,7 @@ def context(request) -> dict:
     if not request.path.startswith("/console/"):
         return {}
     items = [
-        dict(item, current=request.path.startswith(item["url"]))
-        for item in entries()
+        dict(item, current=request.path.startswith(item["url"])) for item in entries()
     ]
     sections: dict[str, list] = {}
     for item in items:

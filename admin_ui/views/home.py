@@ -16,16 +16,18 @@ def home(request):
     specs = sorted(list_specs(), key=lambda spec: (spec.system is False, spec.name))
     urls = {item["label"]: item["url"] for item in entries()}
     tiles = [
-        {"label": "Collections", "value": len(specs), "url": urls.get("Collections", "/console/")},
+        {
+            "label": "Collections",
+            "value": len(specs),
+            "url": urls.get("Collections", "/console/"),
+        },
         {
             "label": "Users",
             "value": get_user_model().objects.filter(is_guest=False).count(),
             "url": urls.get("Users", "/console/"),
         },
     ]
-    return render(
-        request, "admin_ui/home.html", {"collections": specs, "tiles": tiles}
-    )
+    return render(request, "admin_ui/home.html", {"collections": specs, "tiles": tiles})
 
 
 urlpatterns = [path("", home, name="home")]

@@ -75,10 +75,23 @@ class Console:
         self.errors: list[str] = []
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(msg.text),
-        )
+        page.on("console", self._console_message)
+        page.on("response", self._response)
+
+    def _console_message(self, message) -> None:
+        # A 4xx answer to an htmx request is a validation error shown in place, and the
+        # browser logs each as "Failed to load resource": answers are judged in _response.
+        if message.type == "error" and not message.text.startswith(
+            "Failed to load resource"
+        ):
+            self.errors.append(message.text)
+
+    def _response(self, response) -> None:
+        """A missing file or a server error is a bug whatever asked for it."""
+        if response.status == 404 and response.request.resource_type != "fetch":
+            self.errors.append(f"404 {response.url}")
+        elif response.status >= 500:
+            self.errors.append(f"{response.status} {response.url}")
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(dialog.message)
@@ -95,6 +108,15 @@ class Console:
         self.page.fill("#password", password)
         self.page.click("button[type=submit]")
         self.page.wait_for_load_state("networkidle")
+
+    def settled(self) -> None:
+        """htmx has swapped and settled (no wait_for_function: its polling evaluates
+        code, which the page's CSP refuses)."""
+        busy = "() => !!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
+        for _ in range(200):
+            if not self.page.evaluate(busy):
+                return
+            self.page.wait_for_timeout(50)
 
     def axe(self) -> list[dict]:
         """Serious and critical accessibility violations on the current page (axe-core,

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import pytest
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
-from allauth.mfa.totp.internal.auth import yield_hotp_counters_from_time
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -269,3 +273,42 @@ def test_sign_out_ends_the_console_session(superuser):
     client = _console_client(superuser)
     assert client.post("/console/logout/").status_code == 302
     assert client.get("/console/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_superuser_with_a_passkey_signs_in_with_it():
+    from apps.accounts.models import User
+    from tests.accounts.test_passkeys import add_passkey, signed_in_client
+    from tests.accounts.webauthn_authenticator import SoftwareAuthenticator
+
+    root = User.objects.create_superuser(
+        email="root@example.com", password=USER_PASSWORD
+    )
+    device = SoftwareAuthenticator()
+    assert add_passkey(signed_in_client(root.email), device).status_code == 200
+    client = Client()
+    answer = _sign_in(client, root.email, USER_PASSWORD, next="/console/keys/")
+    assert answer["Location"].startswith("/console/login/mfa/")
+    page = client.get(answer["Location"])
+    assert b"Use a passkey" in page.content
+    assert b"authenticator app" not in page.content
+    options = client.get("/console/login/passkey/").json()
+    # Someone else's device is no second factor.
+    stranger = SoftwareAuthenticator()
+    stranger.credential_id = device.credential_id
+    forged = client.post(
+        "/console/login/passkey/?next=/console/keys/",
+        stranger.get(options),
+        content_type="application/json",
+    )
+    assert forged.status_code == 400
+    assert client.get("/console/").status_code == 302
+    options = client.get("/console/login/passkey/").json()
+    done = client.post(
+        "/console/login/passkey/?next=/console/keys/",
+        device.get(options),
+        content_type="application/json",
+    )
+    assert done.status_code == 200, done.content
+    assert done.json() == {"location": "/console/keys/"}
+    assert client.get("/console/").status_code == 200
