@@ -154,6 +154,25 @@ def retry(run: JobRun) -> str:
     return app.send_task(run.task, run.args, run.kwargs, **options).id
 
 
+def retry_run(run: JobRun, *, actor=None, request=None) -> str:
+    """Queue a finished run again (409 while it is still going), audited as
+    `job.retry`; the new run's id (POST /api/v1/jobs/{id}/retry, the console)."""
+    from apps.core.exceptions import Conflict
+    from apps.hooks import audit
+
+    if run.state not in (JobRun.FAILED, JobRun.SUCCEEDED):
+        raise Conflict("Only a finished job can be retried.", code="job_not_finished")
+    new_id = retry(run)
+    audit.record(
+        actor=actor,
+        action="job.retry",
+        target=audit.Target("job", run.pk, run.task),
+        after={"retry": new_id},
+        request=request,
+    )
+    return new_id
+
+
 @shared_task(name=PRUNE_TASK, ignore_result=True)
 def prune_job_runs(now=None) -> int:
     """Finished runs older than BAAS_JOBS_RETENTION_DAYS go."""

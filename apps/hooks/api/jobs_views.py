@@ -11,9 +11,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.paging import format_time, newest_first
-from apps.hooks import audit, jobs, schedules
+from apps.hooks import jobs, schedules
 from apps.hooks.models import JobRun
 
 TASK_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
@@ -191,18 +191,7 @@ class JobRetryView(JobsPermission, APIView):
     )
     def post(self, request, job_id: str):
         run = _job(job_id)
-        if run.state not in (JobRun.FAILED, JobRun.SUCCEEDED):
-            raise Conflict(
-                "Only a finished job can be retried.", code="job_not_finished"
-            )
-        new_id = jobs.retry(run)
-        audit.record(
-            actor=request.user,
-            action="job.retry",
-            target=audit.Target("job", run.pk, run.task),
-            after={"retry": new_id},
-            request=request,
-        )
+        new_id = jobs.retry_run(run, actor=request.user, request=request)
         new = JobRun.objects.filter(pk=new_id).first()
         body = render_job(new) if new else {"id": new_id, "retry_of": run.pk}
         return Response(body, status=202)
