@@ -54,3 +54,16 @@ def test_the_page_starts_with_a_skip_link_to_the_content(console):
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_changes_without_the_csrf_token_are_refused(console):
+    """The signed-in browser's own cookies, but no token: every change is refused."""
+    request = console.page.request
+    for path in ("/console/logout/", "/console/collections/", "/console/keys/"):
+        answer = request.post(console.base_url + path, form={"name": "sneaky"})
+        assert answer.status == 403, path
+    console.goto("/console/")
+    assert console.page.locator("h1").inner_text() == "Overview"  # still signed in
+    api = servers.login(console.base_url, servers.EMAIL, servers.PASSWORD)
+    names = [key["name"] for key in api.get("/api/v1/apikeys").json()["items"]]
+    assert "sneaky" not in names
