@@ -162,5 +162,26 @@ def anonymous_page(browser_context, console_server) -> Console:
     return Console(browser_context.new_page(), url)
 
 
+def console_session(user):
+    """An in-process Django test client signed in to the console as `user` (the session
+    mark the console's own sign-in sets)."""
+    from django.test import Client
+
+    from admin_ui.access import CONSOLE_SESSION_KEY
+
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[CONSOLE_SESSION_KEY] = str(user.pk)
+    session.save()
+    return client
+
+
+@pytest.fixture
+def console_client(superuser):
+    """In-process: a Django test client in a console session of the superuser."""
+    return console_session(superuser)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(3)}"

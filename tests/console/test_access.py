@@ -15,8 +15,8 @@ from allauth.mfa.totp.internal.auth import (
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from admin_ui.access import CONSOLE_SESSION_KEY
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD
+from tests.console.conftest import console_session
 
 PUBLIC = {"login", "login-mfa", "login-passkey", "logout"}
 
@@ -52,15 +52,6 @@ def _console_urls() -> list[tuple[str, str]]:
 URLS = _console_urls()
 
 
-def _console_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[CONSOLE_SESSION_KEY] = str(user.pk)
-    session.save()
-    return client
-
-
 def test_the_console_has_pages_to_check():
     assert ("home", "/console/") in URLS
 
@@ -82,7 +73,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_or_refused(name, path):
 @pytest.mark.parametrize("name,path", URLS, ids=[name for name, _ in URLS])
 def test_app_users_never_open_a_console_page(name, path, make_user):
     # Even an app user's session that somehow carried the console mark is refused.
-    client = _console_client(make_user())
+    client = console_session(make_user())
     assert client.get(path).status_code == 302
     assert client.post(path).status_code == 403
 
@@ -92,12 +83,12 @@ def test_a_superuser_session_opened_elsewhere_does_not_open_the_console(superuse
     client = Client()
     client.force_login(superuser)  # e.g. allauth's browser client
     assert client.get("/console/").status_code == 302
-    assert _console_client(superuser).get("/console/").status_code == 200
+    assert console_session(superuser).get("/console/").status_code == 200
 
 
 @pytest.mark.django_db
 def test_a_disabled_superuser_loses_the_console_at_once(superuser):
-    client = _console_client(superuser)
+    client = console_session(superuser)
     superuser.is_active = False
     superuser.save()
     assert client.get("/console/").status_code == 302
@@ -105,7 +96,7 @@ def test_a_disabled_superuser_loses_the_console_at_once(superuser):
 
 @pytest.mark.django_db
 def test_console_pages_carry_a_strict_policy_and_are_not_cached(superuser):
-    page = _console_client(superuser).get("/console/")
+    page = console_session(superuser).get("/console/")
     policy = page["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
@@ -178,7 +169,7 @@ def test_csrf_is_required_on_sign_in_and_every_change(superuser):
         "/console/login/", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
     )
     assert answer.status_code == 403
-    signed_in = _console_client(superuser)
+    signed_in = console_session(superuser)
     signed_in.handler.enforce_csrf_checks = True
     assert signed_in.post("/console/logout/").status_code == 403
     assert signed_in.get("/console/").status_code == 200
@@ -270,7 +261,7 @@ def test_a_malformed_passkey_answer_is_refused_cleanly(superuser):
 
 @pytest.mark.django_db
 def test_sign_out_ends_the_console_session(superuser):
-    client = _console_client(superuser)
+    client = console_session(superuser)
     assert client.post("/console/logout/").status_code == 302
     assert client.get("/console/").status_code == 302
 

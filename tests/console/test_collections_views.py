@@ -6,21 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 
 from tests.collections.schema_helpers import add_record, create_collection
 
 XSS = '<img src=x onerror=alert(1)>"><script>alert(1)</script>'
 
-
-@pytest.fixture
-def console_client(schema_db, superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    session = client.session
-    session["baas_console"] = str(superuser.pk)
-    session.save()
-    return client
+pytestmark = pytest.mark.usefixtures("schema_db")
 
 
 def test_the_list_shows_collections_and_creates_one(console_client):

@@ -14,16 +14,6 @@ XSS = '<img src=x onerror=alert(1)>"><script>'
 
 
 @pytest.fixture
-def console_client(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    session = client.session
-    session["baas_console"] = str(superuser.pk)
-    session.save()
-    return client
-
-
-@pytest.fixture
 def album(admin):
     response = admin.post(
         "/api/v1/collections",

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from apps.push.models import Message, Topic
@@ -15,16 +14,6 @@ from apps.push.models import Message, Topic
 pytestmark = pytest.mark.usefixtures("schema_db")
 
 XSS = '<img src=x onerror=alert(1)>"><script>'
-
-
-@pytest.fixture
-def console_client(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    session = client.session
-    session["baas_console"] = str(superuser.pk)
-    session.save()
-    return client
 
 
 def _send(client, **fields):

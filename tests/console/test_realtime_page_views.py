@@ -5,23 +5,12 @@ live state said honestly."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from apps.realtime.models import Channel
 
 pytestmark = pytest.mark.usefixtures("schema_db")
 
 XSS = '<img src=x onerror=alert(1)>"><script>'
-
-
-@pytest.fixture
-def console_client(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    session = client.session
-    session["baas_console"] = str(superuser.pk)
-    session.save()
-    return client
 
 
 def test_no_live_numbers_without_a_hub_in_this_process(console_client):

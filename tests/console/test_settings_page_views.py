@@ -6,21 +6,10 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.test import Client
 
 from admin_ui.views.features.settings import safe_url
 
 pytestmark = pytest.mark.usefixtures("schema_db")
-
-
-@pytest.fixture
-def console_client(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    session = client.session
-    session["baas_console"] = str(superuser.pk)
-    session.save()
-    return client
 
 
 def test_settings_show_the_configuration_and_no_secret(console_client):
