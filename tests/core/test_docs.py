@@ -59,13 +59,28 @@ def test_docs_page_has_a_strict_content_security_policy_and_no_inline_code():
     assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
 
 
-def test_the_console_has_a_strict_content_security_policy():
-    response = Client().get("/console/")
-    assert response.status_code == 200
-    policy = directives(response["Content-Security-Policy"])
-    assert policy["default-src"] == ["'none'"]
-    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
-    assert "<script>" not in response.content.decode()
+@pytest.mark.django_db
+def test_the_console_has_a_strict_content_security_policy(superuser):
+    """Its sign-in page and every page of its navigation: the policy, and nothing in the
+    HTML that the policy would block (inline scripts, style attributes, on* handlers)."""
+    from admin_ui.nav import entries
+    from tests.console.conftest import console_session
+
+    pages = [(Client(), "/console/login/")]
+    client = console_session(superuser)
+    pages += [(client, "/console/")] + [(client, item["url"]) for item in entries()]
+    for visitor, path in pages:
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        policy = directives(response["Content-Security-Policy"])
+        assert policy["default-src"] == ["'none'"]
+        assert policy["frame-ancestors"] == ["'none'"]
+        assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+        html = response.content.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+        assert not re.search(r"<style", html), path
+        assert not re.search(r"\sstyle=", html), path
+        assert not re.search(r"\son[a-z]+=", html), path
 
 
 def directives(header: str) -> dict[str, list[str]]:
