@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import re
 
 import orjson
@@ -42,9 +43,12 @@ from apps.records.records_list import SORTABLE_KINDS, record_list
 PAGE_SIZE = 50
 EXPORT_PAGE = 500
 MAX_IMPORT_ROWS = 10_000
+IMPORT_PROGRESS_EVERY = 100  # rows between two progress lines of a streamed import
+MAX_IMPORT_ERRORS = 200  # refused rows whose errors an import reports
 INLINE_TYPES = frozenset({"text", "number", "bool", "select", "email", "url"})
 _POSITION = re.compile(r"at position (\d+)")
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+log = logging.getLogger(__name__)
 
 
 # --- columns and values ---------------------------------------------------------------
@@ -717,44 +721,111 @@ def _import_rows(spec: CollectionSpec, upload) -> list[dict]:
     return rows
 
 
+def _import(actor, spec: CollectionSpec, rows: list[dict]):
+    """Create the rows one by one through `record_create` (hooks, rules, change log and
+    audit as for the API); a refused row is reported and the next one tried. Yields a
+    progress dict every IMPORT_PROGRESS_EVERY rows (and one before the first row), then
+    the summary: the counts and the first MAX_IMPORT_ERRORS refused rows' errors."""
+    total, created, failed, failures = len(rows), 0, 0, []
+
+    def progress(done: int) -> dict:
+        return {"done": done, "total": total, "created": created, "failed": failed}
+
+    yield progress(0)
+    done, stopped = 0, None
+    for number, row in enumerate(rows, start=1):
+        try:
+            record_create(actor=actor, collection=spec.name, data=row)
+        except ApiError as exc:
+            failed += 1
+            if len(failures) < MAX_IMPORT_ERRORS:
+                texts = [
+                    f"{item.param}: {item.message}" if item.param else item.message
+                    for item in exc.errors
+                ]
+                failures.append({"row": number, "errors": texts})
+        except Exception:  # a server fault: stop here, say so, keep what was created
+            log.exception("Import into %s stopped at row %d", spec.name, number)
+            stopped = number
+            break
+        else:
+            created += 1
+        done = number
+        if done % IMPORT_PROGRESS_EVERY == 0 and done < total:
+            yield progress(done)
+    summary = progress(done) | {
+        "finished": True,
+        "errors": failures,
+        "more_errors": failed - len(failures),
+    }
+    if stopped is not None:
+        summary["stopped"] = stopped
+        summary["error"] = (
+            f"The server failed on row {stopped:,}: the import stopped there. "
+            "The rows before it were imported as reported."
+        )
+    yield summary
+
+
+def _ndjson(events):
+    for event in events:
+        yield orjson.dumps(event) + b"\n"
+
+
+def _wants_stream(request: HttpRequest) -> bool:
+    """The import page's script asks for the NDJSON progress stream; a plain form
+    post (no script) gets the result page."""
+    return "application/x-ndjson" in request.headers.get("Accept", "")
+
+
 @console_page
 @require_http_methods(["GET", "POST"])
 def records_import(request: HttpRequest, name: str) -> HttpResponse:
     spec = _spec_or_404(request, name)
     if spec is None:
         return _missing(request, name)
-    context: dict = {"spec": spec, "tab": "records", "result": None, "error": None}
+    context: dict = {
+        "spec": spec,
+        "tab": "records",
+        "result": None,
+        "error": None,
+        "max_rows": f"{MAX_IMPORT_ROWS:,}",
+    }
     if request.method == "GET":
         return render(request, "admin_ui/records/import.html", context)
+    stream = _wants_stream(request)
+
+    def refuse(message: str) -> HttpResponse:
+        if stream:
+            return JsonResponse({"error": message}, status=400)
+        context["error"] = message
+        return render(request, "admin_ui/records/import.html", context, status=400)
+
     upload = request.FILES.get("file")
     if upload is None:
-        context["error"] = "Choose a CSV or JSON file to import."
-        return render(request, "admin_ui/records/import.html", context, status=400)
+        return refuse("Choose a CSV or JSON file to import.")
     try:
         rows = _import_rows(spec, upload)
     except ValueError as exc:
-        context["error"] = str(exc)
-        return render(request, "admin_ui/records/import.html", context, status=400)
+        return refuse(str(exc))
     if len(rows) > MAX_IMPORT_ROWS:
-        context["error"] = f"At most {MAX_IMPORT_ROWS:,} rows per import."
-        return render(request, "admin_ui/records/import.html", context, status=400)
-    created, failures = 0, []
-    for number, row in enumerate(rows, start=1):
-        try:
-            record_create(actor=request.user, collection=spec.name, data=row)
-        except ApiError as exc:
-            texts = [
-                f"{item.param}: {item.message}" if item.param else item.message
-                for item in exc.errors
-            ]
-            failures.append({"row": number, "errors": texts})
-        else:
-            created += 1
+        return refuse(f"At most {MAX_IMPORT_ROWS:,} rows per import.")
+    if stream:
+        response = StreamingHttpResponse(
+            _ndjson(_import(request.user, spec, rows)),
+            content_type="application/x-ndjson; charset=utf-8",
+        )
+        response.compress = False  # gzip would hold the small lines back
+        response["X-Accel-Buffering"] = "no"  # nor should a proxy in front
+        return response
+    *_, summary = _import(request.user, spec, rows)
     context["result"] = {
-        "rows": len(rows),
-        "created": created,
-        "failures": failures[:200],
-        "more_failures": max(0, len(failures) - 200),
+        "rows": summary["total"],
+        "created": summary["created"],
+        "failed": summary["failed"],
+        "failures": summary["errors"],
+        "more_failures": summary["more_errors"],
+        "error": summary.get("error"),
     }
     return render(request, "admin_ui/records/import.html", context)
 

@@ -21,13 +21,8 @@ XSS = ["<img src=x onerror=alert(1)>", '"><script>alert(1)</script>']
 
 
 @pytest.fixture
-def console(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    session = client.session
-    session["baas_console"] = str(superuser.pk)
-    session.save()
-    return client
+def console(console_client) -> Client:
+    return console_client
 
 
 @pytest.fixture
@@ -244,6 +239,148 @@ def test_import_csv_and_json_reports_row_errors(console, posts):
         "/console/collections/posts/records/import/", {"file": upload}
     )
     assert "<strong>1</strong> of 1 row created" in response.content.decode()
+
+
+STREAM = {"HTTP_ACCEPT": "application/x-ndjson"}
+IMPORT_URL = "/console/collections/posts/records/import/"
+
+
+def stream_lines(response) -> list[dict]:
+    assert response.streaming
+    assert response["Content-Type"].startswith("application/x-ndjson")
+    body = b"".join(response.streaming_content).decode()
+    assert body.endswith("\n")
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def csv_upload(rows: list[dict], name: str = "posts.csv") -> SimpleUploadedFile:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return SimpleUploadedFile(name, buffer.getvalue().encode(), content_type="text/csv")
+
+
+def posts_titled(actor, title: str) -> list[dict]:
+    from apps.records.records_list import record_list
+
+    params = {"filter": f"title = '{title}'", "limit": "500"}
+    return record_list(actor=actor, collection="posts", params=params)["items"]
+
+
+def test_a_streamed_import_reports_progress_then_the_summary(console, posts):
+    rows = [{"title": f"row {n}", "views": str(n), "author": ""} for n in range(1, 251)]
+    rows[4]["title"] = ""  # row 5: required
+    rows[149]["author"] = "nosuchauthor123"  # row 150: a relation to nothing
+    rows[199]["views"] = "many"  # row 200: not a number
+    rows[249]["title"] = XSS[0]  # row 250: created, a value the page must escape
+    response = console.post(IMPORT_URL, {"file": csv_upload(rows)}, **STREAM)
+    assert response.status_code == 200
+    lines = stream_lines(response)
+    assert lines[0] == {"done": 0, "total": 250, "created": 0, "failed": 0}
+    assert lines[1] == {"done": 100, "total": 250, "created": 99, "failed": 1}
+    assert lines[2] == {"done": 200, "total": 250, "created": 197, "failed": 3}
+    summary = lines[-1]
+    assert len(lines) == 4
+    assert summary["finished"] is True
+    assert (summary["done"], summary["total"]) == (250, 250)
+    assert (summary["created"], summary["failed"], summary["more_errors"]) == (
+        247,
+        3,
+        0,
+    )
+    assert [e["row"] for e in summary["errors"]] == [5, 150, 200]
+    assert summary["errors"][0]["errors"] == ["title: This field is required."]
+    assert summary["errors"][1]["errors"][0].startswith("author: ")
+    assert summary["errors"][2]["errors"][0].startswith("views: ")
+    assert "error" not in summary and "stopped" not in summary
+    # Nothing half-written for a refused row; every other row was created once.
+    assert posts_titled(posts, "row 150") == []
+    assert posts_titled(posts, "row 200") == []
+    assert len(posts_titled(posts, "row 7")) == 1
+    assert posts_titled(posts, XSS[0])[0]["views"] == 250
+    from apps.records.records_list import record_list
+
+    every = record_list(actor=posts, collection="posts", params={"limit": "500"})
+    assert len(every["items"]) == 247
+
+
+def test_a_streamed_import_caps_the_errors_it_lists(console, posts, monkeypatch):
+    monkeypatch.setattr("admin_ui.views.records.MAX_IMPORT_ERRORS", 2)
+    upload = SimpleUploadedFile("posts.json", json.dumps([{"views": 1}] * 5).encode())
+    lines = stream_lines(console.post(IMPORT_URL, {"file": upload}, **STREAM))
+    summary = lines[-1]
+    assert (summary["created"], summary["failed"]) == (0, 5)
+    assert [e["row"] for e in summary["errors"]] == [1, 2]
+    assert summary["more_errors"] == 3
+
+
+def test_a_server_fault_stops_the_stream_with_a_final_line(console, posts, monkeypatch):
+    from admin_ui.views import records as views
+
+    real = views.record_create
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk on fire")
+        return real(**kwargs)
+
+    monkeypatch.setattr(views, "record_create", flaky)
+    rows = [{"title": f"t{n}"} for n in range(5)]
+    upload = SimpleUploadedFile("posts.json", json.dumps(rows).encode())
+    summary = stream_lines(console.post(IMPORT_URL, {"file": upload}, **STREAM))[-1]
+    assert summary["finished"] and summary["stopped"] == 3
+    assert (summary["done"], summary["created"]) == (2, 2)
+    assert "row 3" in summary["error"] and "disk on fire" not in summary["error"]
+    assert len(calls) == 3  # nothing after the fault
+
+
+def test_a_streamed_import_refuses_a_bad_file_before_it_starts(
+    console, posts, monkeypatch
+):
+    response = console.post(IMPORT_URL, {}, **STREAM)
+    assert response.status_code == 400
+    assert response.json() == {"error": "Choose a CSV or JSON file to import."}
+    upload = SimpleUploadedFile("posts.json", b"[{")
+    response = console.post(IMPORT_URL, {"file": upload}, **STREAM)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("The file is not valid JSON")
+    monkeypatch.setattr("admin_ui.views.records.MAX_IMPORT_ROWS", 3)
+    upload = SimpleUploadedFile("posts.json", json.dumps([{"title": "x"}] * 4).encode())
+    response = console.post(IMPORT_URL, {"file": upload}, **STREAM)
+    assert response.status_code == 400
+    assert response.json() == {"error": "At most 3 rows per import."}
+    assert posts_titled(posts, "x") == []
+    # The form without the script: the page, with the limit in place.
+    upload = SimpleUploadedFile("posts.json", json.dumps([{"title": "x"}] * 4).encode())
+    response = console.post(IMPORT_URL, {"file": upload})
+    assert response.status_code == 400
+    assert "At most 3 rows per import." in response.content.decode()
+
+
+def test_a_streamed_import_needs_the_csrf_token(superuser, posts):
+    from admin_ui.access import CONSOLE_SESSION_KEY
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(superuser)
+    session = client.session
+    session[CONSOLE_SESSION_KEY] = str(superuser.pk)
+    session.save()
+    page = client.get(IMPORT_URL)
+    assert page.status_code == 200
+    upload = SimpleUploadedFile("posts.json", json.dumps([{"title": "csrf"}]).encode())
+    response = client.post(IMPORT_URL, {"file": upload}, **STREAM)
+    assert response.status_code == 403
+    assert posts_titled(superuser, "csrf") == []
+    token = page.cookies["csrftoken"].value
+    upload = SimpleUploadedFile("posts.json", json.dumps([{"title": "csrf"}]).encode())
+    response = client.post(
+        IMPORT_URL, {"file": upload}, HTTP_X_CSRFTOKEN=token, **STREAM
+    )
+    assert stream_lines(response)[-1]["created"] == 1
+    assert len(posts_titled(superuser, "csrf")) == 1
 
 
 def test_the_realtime_token_is_an_access_token_for_the_console_session(console, posts):
