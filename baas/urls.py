@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/v1/openapi.json", OpenApiView.as_view(), name="openapi"),
     path("api/docs", DocsView.as_view(), name="api-docs"),
     path("console/", include("admin_ui.urls")),
+    path("account/reset/", include("apps.accounts.reset_page")),
 ]
 
 handler400 = "apps.core.errors.handler400"

@@ -1,4 +1,5 @@
-"""Console pages: users (search, view, disable and enable, delete, sessions, MFA state).
+"""Console pages: users (search, view, disable and enable, delete, sessions, MFA state,
+send a password reset email).
 
 Every change goes through apps.accounts.admin, which checks, audits and ends sessions.
 """
@@ -55,6 +56,7 @@ def _detail(request: HttpRequest, user_id: str, *, error=None, status=200):
         "sessions": admin.user_sessions(actor=request.user, user_id=user.pk),
         "mfa": admin.user_mfa(actor=request.user, user_id=user.pk),
         "is_self": str(user.pk) == str(request.user.pk),
+        "reset_timeout": admin.reset_link_lifetime(),
         "error": error,
     }
     return render(request, "admin_ui/users/detail.html", context, status=status)
@@ -148,11 +150,29 @@ def user_session_end(request: HttpRequest, user_id: str, session_id: int):
     )
 
 
+@console_page
+@require_POST
+def user_password_reset(request: HttpRequest, user_id: str) -> HttpResponse:
+    return _change(
+        request,
+        user_id,
+        lambda: admin.send_password_reset(
+            actor=request.user, user_id=user_id, request=request
+        ),
+        "A password reset email is on its way to the account's address.",
+    )
+
+
 urlpatterns = [
     path("users/", users_list, name="users"),
     path("users/<str:user_id>/", user_detail, name="user"),
     path("users/<str:user_id>/active/", user_active, name="user-active"),
     path("users/<str:user_id>/delete/", user_delete, name="user-delete"),
+    path(
+        "users/<str:user_id>/password-reset/",
+        user_password_reset,
+        name="user-password-reset",
+    ),
     path(
         "users/<str:user_id>/sessions/<int:session_id>/end/",
         user_session_end,

@@ -1,20 +1,27 @@
 """Operator services on accounts (the console's Users page): disable and enable, delete,
-device sessions, MFA state. Each checks that the actor is a superuser first, runs in one
-transaction and writes its audit entry there (apps.hooks.audit)."""
+device sessions, MFA state, a password reset email. Each checks that the actor is a
+superuser first, runs in one transaction and writes its audit entry there
+(apps.hooks.audit)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts import sessions
 from apps.accounts.models import User
 from apps.accounts.permissions import is_superuser
-from apps.core.exceptions import Conflict, Forbidden, NotFound
+from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 
 MFA_LABELS = {
     Authenticator.Type.TOTP: "Authenticator app (TOTP)",
@@ -141,6 +148,81 @@ def user_end_session(*, actor, user_id: str, session_id: int, request=None) -> N
             found.user,
             {"session": found.pk, "ip": found.ip, "user_agent": found.user_agent},
             None,
+        )
+
+
+def password_reset_key(user: User) -> str:
+    """`uidb36-token`, the key format of allauth's link-based reset: Django's token, which
+    stops working once the password changes, the user signs in, or PASSWORD_RESET_TIMEOUT
+    passes (apps.accounts.reset_page checks it)."""
+    from allauth.account.utils import user_pk_to_url_str
+
+    return f"{user_pk_to_url_str(user)}-{default_token_generator.make_token(user)}"
+
+
+def reset_link_lifetime() -> str:
+    """How long a reset link works, in words ("3 days")."""
+    seconds = int(settings.PASSWORD_RESET_TIMEOUT)
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def send_password_reset(*, actor, user_id: str, request) -> None:
+    """Email the account a link to the server's password reset page
+    (apps.accounts.reset_page), where its owner chooses a new password: what Firebase's
+    console calls "send password reset email". The link is absolute, built from the
+    operator's request, and stops working as `password_reset_key` says. Refused for
+    accounts without an address (guests) and disabled accounts."""
+    _require_superuser(actor)
+    user = user_get(actor=actor, user_id=user_id)
+    if not user.email:
+        raise InvalidInput(
+            "This account has no email address (a guest): there is nowhere to send "
+            "a reset link.",
+            code="no_email",
+        )
+    if not user.is_active:
+        raise Conflict(
+            "This account is disabled: enable it before sending a password reset.",
+            code="inactive",
+        )
+    timeout = int(settings.PASSWORD_RESET_TIMEOUT)
+    link = request.build_absolute_uri(
+        reverse("password-reset-page", kwargs={"key": password_reset_key(user)})
+    )
+    expires = timezone.now() + timedelta(seconds=timeout)
+    app = settings.BAAS_APP_NAME
+    body = (
+        f"Hello,\n\n"
+        f"An administrator of {app} asked to reset the password of your account "
+        f"({user.email}).\n\n"
+        f"To choose a new password, open this link:\n\n{link}\n\n"
+        f"The link works once and expires in {reset_link_lifetime()} "
+        f"({expires:%Y-%m-%d %H:%M} UTC), or as soon as you sign in or your password "
+        f"changes. Until you use it your current password keeps working; choosing a "
+        f"new one signs you out of every device.\n\n"
+        f"If you did not expect this, you can ignore this email.\n"
+    )
+    with transaction.atomic():
+        send_mail(
+            f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Reset your password",
+            body,
+            None,
+            [user.email],
+        )
+        _audit(
+            actor,
+            request,
+            "user.password_reset_sent",
+            user,
+            None,
+            {"email": user.email, "expires_at": expires.isoformat()},
         )
 
 

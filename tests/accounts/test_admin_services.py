@@ -157,3 +157,82 @@ def test_mfa_state_lists_the_second_factors(db, superuser, app_user):
     kinds = [f["type"] for f in admin.user_mfa(actor=superuser, user_id=app_user.pk)]
     assert kinds == ["totp", "recovery_codes"]
     assert admin.mfa_types([app_user.pk]) == {app_user.pk: ["totp"]}
+
+
+# --- send a password reset email (the link leads to apps.accounts.reset_page) ---------
+
+
+def operator_request(superuser):
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/console/users/x/password-reset/")
+    request.user = superuser
+    return request
+
+
+def reset_link(message) -> str:
+    import re
+
+    match = re.search(r"http://testserver/account/reset/[^/\s]+/", message.body)
+    assert match, message.body
+    return match.group(0)
+
+
+def test_a_password_reset_email_carries_a_working_link(db, superuser, app_user):
+    from django.core import mail
+
+    from apps.accounts.reset_page import user_for_key
+    from apps.hooks.models import AuditEntry
+
+    admin.send_password_reset(
+        actor=superuser, user_id=app_user.pk, request=operator_request(superuser)
+    )
+
+    message = mail.outbox[-1]
+    assert message.to == [app_user.email]
+    assert "administrator" in message.body and "3 days" in message.body
+    key = reset_link(message).rstrip("/").rsplit("/", 1)[1]
+    assert user_for_key(key) == app_user
+    entry = AuditEntry.objects.get(
+        target_id=app_user.pk, action="user.password_reset_sent"
+    )
+    assert (entry.actor_kind, entry.actor_id) == ("user", superuser.pk)
+    assert entry.after["email"] == app_user.email
+    assert login_status(app_user.email) == 200  # the password still works
+
+
+def test_the_reset_link_dies_when_the_user_signs_in(db, superuser, app_user):
+    from django.core import mail
+
+    from apps.accounts.reset_page import user_for_key
+
+    admin.send_password_reset(
+        actor=superuser, user_id=app_user.pk, request=operator_request(superuser)
+    )
+    key = reset_link(mail.outbox[-1]).rstrip("/").rsplit("/", 1)[1]
+    sign_in(app_user.email)
+    assert user_for_key(key) is None
+
+
+def test_no_reset_email_for_guests_disabled_accounts_or_app_users(
+    db, superuser, app_user, make_user
+):
+    from django.core import mail
+
+    from apps.accounts.models import User
+    from apps.core.exceptions import InvalidInput
+
+    guest = User.objects.create_guest()
+    request = operator_request(superuser)
+    with pytest.raises(InvalidInput):
+        admin.send_password_reset(actor=superuser, user_id=guest.pk, request=request)
+    admin.user_set_active(actor=superuser, user_id=app_user.pk, active=False)
+    with pytest.raises(Conflict):
+        admin.send_password_reset(actor=superuser, user_id=app_user.pk, request=request)
+    other = make_user("other@example.com")
+    with pytest.raises(Forbidden):
+        admin.send_password_reset(actor=other, user_id=other.pk, request=request)
+    with pytest.raises(NotFound):
+        admin.send_password_reset(actor=superuser, user_id="nope", request=request)
+    assert mail.outbox == []
+    assert "user.password_reset_sent" not in audit_actions(app_user.pk)

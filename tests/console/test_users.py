@@ -1,10 +1,13 @@
 """The Users pages in a browser: search, open, end a session, disable (the API then
-refuses the sign-in), enable, delete with typed confirmation; hostile strings as text."""
+refuses the sign-in), enable, delete with typed confirmation, send a password reset email
+(then the reset page, as the user); hostile strings as text."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
+from pathlib import Path
 
 import requests
 
@@ -163,3 +166,75 @@ def test_the_user_pages_fit_a_tablet_in_the_dark_theme(console: Console, console
     assert page.evaluate("document.documentElement.scrollWidth") <= 800
     assert console.axe() == []
     console.screenshot("users-detail-tablet-dark")
+
+
+def mailed_reset_link(console_server, email: str, timeout: float = 30) -> str:
+    """The reset link of the newest mail to `email`: the test server's mail backend is
+    `console`, so its worker prints each mail to the server's stdout (servers.serving
+    logs it to <data dir>/serve.stdout)."""
+    _, env = console_server
+    stdout = Path(env["BAAS_DATA_DIR"]) / "serve.stdout"
+    pattern = re.compile(
+        rf"^To: {re.escape(email)}$.*?(http://\S+/account/reset/[^/\s]+/)", re.M | re.S
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = pattern.findall(stdout.read_text(errors="replace"))
+        if found:
+            return found[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no reset mail to {email} in {stdout}")
+
+
+def test_an_operator_sends_a_password_reset_the_user_sets_a_new_password(
+    console: Console, console_api, console_server
+):
+    page, url = console.page, console.base_url
+    email = f"forgetful-{secrets.token_hex(3)}@example.com"
+    user_id = make_user(console_api, email)
+
+    console.goto(f"/console/users/{user_id}/")
+    page.get_by_role("button", name="Send password reset email").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/console/users/{user_id}/")
+    assert (
+        "password reset email is on its way" in page.locator(".messages").inner_text()
+    )
+
+    link = mailed_reset_link(console_server, email)
+    assert link.startswith(url + "/account/reset/")
+    console.goto(link.removeprefix(url))
+    assert page.url == url + "/account/reset/set-password/"  # the key left the URL
+    assert page.locator("h1").inner_text() == "Choose a new password"
+    assert console.axe() == []
+    console.screenshot("users-reset-page")
+
+    page.fill("#password1", "short")
+    page.fill("#password2", "short")
+    page.get_by_role("button", name="Set new password").click()
+    page.wait_for_load_state("networkidle")
+    assert "too short" in page.locator("#password1-error").inner_text()
+    assert console.axe() == []
+
+    new_password = "a brand new member password"
+    page.fill("#password1", new_password)
+    page.fill("#password2", new_password)
+    page.get_by_role("button", name="Set new password").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text() == "Password changed"
+    assert console.axe() == []
+    console.screenshot("users-reset-done")
+
+    signed_in = requests.post(
+        url + "/api/v1/auth/login",
+        json={"email": email, "password": new_password},
+        timeout=10,
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    assert api_login(url, email).status_code != 200  # the old password
+    # The link is spent.
+    response = console.goto(link.removeprefix(url))
+    assert response.status == 400
+    assert page.locator("h1").inner_text() == "This link does not work"
+    assert console.axe() == []
+    assert console.errors == []

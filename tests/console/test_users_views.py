@@ -167,3 +167,39 @@ def test_app_users_and_anonymous_cannot_open_the_pages(db, app_user):
     member = Client()
     member.force_login(app_user)
     assert member.get("/console/users/").status_code == 302
+
+
+def test_send_a_password_reset_email(db, console_client, app_user):
+    from django.core import mail
+
+    response = console_client.post(
+        f"/console/users/{app_user.pk}/password-reset/", follow=True
+    )
+    assert response.status_code == 200
+    assert "password reset email is on its way" in response.content.decode()
+    assert mail.outbox[-1].to == [app_user.email]
+    assert "http://testserver/account/reset/" in mail.outbox[-1].body
+    get = console_client.get(f"/console/users/{app_user.pk}/password-reset/")
+    assert get.status_code == 405
+
+
+def test_a_password_reset_is_refused_in_place_for_guests_and_disabled_users(
+    db, console_client, app_user
+):
+    from django.core import mail
+
+    from apps.accounts.models import User
+
+    guest = User.objects.create_guest()
+    response = console_client.post(f"/console/users/{guest.pk}/password-reset/")
+    assert response.status_code == 400
+    assert "no email address" in response.content.decode()
+    app_user.is_active = False
+    app_user.save()
+    response = console_client.post(f"/console/users/{app_user.pk}/password-reset/")
+    assert response.status_code == 409
+    assert "disabled" in response.content.decode()
+    assert "Send password reset email" not in response.content.decode()
+    missing = console_client.post("/console/users/nope/password-reset/")
+    assert missing.status_code == 404
+    assert mail.outbox == []
