@@ -1,5 +1,15 @@
 // Small behaviours shared by every console page (no inline scripts: the CSP forbids them).
 
+// An htmx answer with a 4xx status (an invalid change, a refused filter) carries the form
+// and its messages: show it in place like any other answer (htmx drops them by default).
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  const status = event.detail.xhr.status;
+  if (status >= 400 && status < 500 && event.detail.xhr.responseText) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
 // Theme switch.
 document.addEventListener("click", (event) => {
   const toggle = event.target.closest("[data-theme-toggle]");

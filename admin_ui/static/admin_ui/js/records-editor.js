@@ -1,7 +1,4 @@
 // The record editor: JSON fields checked as typed, the relation picker's choices.
-import { swapErrorsInPlace } from "./records-common.js";
-
-swapErrorsInPlace();
 
 function checkJson(area) {
   const status = document.getElementById(area.getAttribute("aria-describedby").split(" ")[0]);

@@ -1,8 +1,6 @@
 // The records grid: selection for bulk delete, export progress, live updates over the
 // realtime socket (a bar offering a refresh; deleted rows are marked at once).
-import { csrfToken, swapErrorsInPlace } from "./records-common.js";
-
-swapErrorsInPlace();
+import { csrfToken } from "./records-common.js";
 
 function root() {
   return document.getElementById("records");
