@@ -70,8 +70,8 @@ def test_a_retype_lists_the_values_that_cannot_be_converted(notes, admin, superu
     }
     # Nothing changed: the column is still text and holds every value.
     assert get_collection(admin, "notes")["fields"][1]["type"] == "text"
-    listed = admin.get("/api/v1/collections/notes/records?sort=created").json()
-    assert [r["code"] for r in listed["items"]] == ["12", "x-1", "7", "seven"]
+    listed = admin.get("/api/v1/collections/notes/records").json()
+    assert sorted(r["code"] for r in listed["items"]) == ["12", "7", "seven", "x-1"]
 
 
 def test_a_new_required_flag_counts_the_empty_records(notes, admin, superuser):

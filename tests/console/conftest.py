@@ -51,8 +51,11 @@ def console_api(console_server):
     return servers.login(url, servers.EMAIL, servers.PASSWORD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Chromium for one test module. Not for the session: while Playwright's sync API is
+    started, its event loop counts as running in the main thread (it waits in a greenlet),
+    so Django refuses database connections and asyncio.run() fails in every later test."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
