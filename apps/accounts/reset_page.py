@@ -14,6 +14,8 @@ in. A bad, expired or used link answers 400 with a page that says so.
 
 from __future__ import annotations
 
+import re
+
 from allauth.account.adapter import get_adapter
 from allauth.account.utils import url_str_to_user_pk
 from allauth.core.internal import ratelimit
@@ -32,6 +34,8 @@ from apps.accounts.models import User
 from apps.core.csp import content_security_policy
 
 SESSION_KEY = "_baas_password_reset_key"
+# <user id, base 36 for integers>-<Django token: timestamp in base 36>-<hex digest>
+KEY = re.compile(r"[0-9A-Za-z]{1,64}-[0-9a-z]{1,16}-[0-9a-f]{1,128}")
 FORM_PATH_KEY = "set-password"
 TEMPLATES = "accounts/reset/"
 
@@ -43,9 +47,9 @@ def _page(request: HttpRequest, name: str, context=None, status: int = 200):
 
 def user_for_key(key: str) -> User | None:
     """The active account with an address whose reset key this is, else None."""
-    uidb36, _, token = (key or "").partition("-")
-    if not uidb36 or not token:
+    if not KEY.fullmatch(key or ""):  # (a NUL byte would reach PostgreSQL)
         return None
+    uidb36, _, token = key.partition("-")
     try:
         pk = url_str_to_user_pk(uidb36)
     except (ValueError, TypeError, OverflowError, ValidationError):

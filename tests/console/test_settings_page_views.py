@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import connection
 
 from admin_ui.views.features.settings import safe_url
 
@@ -16,7 +17,8 @@ def test_settings_show_the_configuration_and_no_secret(console_client):
     response = console_client.get("/console/settings/")
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("Database", "SQLite", "File storage", "Rate limits", "Push providers"):
+    engine = "PostgreSQL" if connection.vendor == "postgresql" else "SQLite"
+    for text in ("Database", engine, "File storage", "Rate limits", "Push providers"):
         assert text in html
     assert settings.SECRET_KEY and settings.SECRET_KEY not in html
     assert settings.JWT_PRIVATE_KEY[40:80] not in html
