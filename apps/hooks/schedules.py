@@ -102,8 +102,13 @@ def _beat_started(sender=None, **kwargs) -> None:
 
 
 def registered_task(name) -> str:
+    """`name` if a worker knows that task. A web process imports only the task modules
+    its requests use: the first unknown name imports the rest, as a worker does at
+    start-up (Celery's autodiscovery of each app's tasks module, then `include`)."""
     from baas.celery import app
 
+    if isinstance(name, str) and name not in app.tasks:
+        app.loader.import_default_modules()
     if not isinstance(name, str) or name not in app.tasks:
         raise InvalidInput(
             "No such task is registered.", code="unknown_task", param="task"

@@ -148,6 +148,21 @@ def test_a_schedule_added_at_run_time_is_run_by_beat(api, data_dir):
         assert api.delete(f"/api/v1/schedules/{made.json()['id']}").status_code == 204
 
 
+def test_a_task_only_workers_import_can_be_scheduled(api, data_dir):
+    """The web process checks a schedule's task among all registered tasks, also those
+    whose modules only a worker imports (baas.core.touch: apps/core/tasks.py)."""
+    target = data_dir / "effects" / "touched-by-schedule"
+    made = api.post(
+        "/api/v1/schedules",
+        {"name": "touch", "task": "baas.core.touch", "every": 1, "args": [str(target)]},
+    )
+    assert made.status_code == 201, made.text
+    try:
+        wait_for(target.exists, timeout=60)
+    finally:
+        assert api.delete(f"/api/v1/schedules/{made.json()['id']}").status_code == 204
+
+
 def test_a_hooks_module_that_fails_to_import_stops_start_up_on_one_screen(tmp_path):
     (tmp_path / "hooks").mkdir()
     (tmp_path / "hooks" / "broken.py").write_text(
