@@ -64,6 +64,37 @@ class Served:
         self.public = public
         self.inline = content_type in SAFE_INLINE and not download
 
+    @classmethod
+    def file(cls, row, *, public: bool, download: bool) -> "Served":
+        """A stored file (apps.files.models.StoredFile) as it was uploaded."""
+        return cls(
+            key=row.key,
+            name=row.name,
+            size=row.size,
+            content_type=row.content_type,
+            etag=f'"{row.pk}"',
+            modified=row.created,
+            public=public,
+            download=download,
+        )
+
+    @classmethod
+    def thumb(
+        cls, row, thumb: str, made: tuple, *, public: bool, download: bool
+    ) -> "Served":
+        """A thumbnail of a stored file: `made` is thumbnails.ensure's (key, size, type)."""
+        key, size, content_type = made
+        return cls(
+            key=key,
+            name=f"{thumb}_{row.name}",
+            size=size,
+            content_type=content_type,
+            etag=f'"{row.pk}-{thumb}"',
+            modified=row.created,
+            public=public,
+            download=download,
+        )
+
 
 def _not_modified(request, served: Served) -> bool:
     tags = request.headers.get("If-None-Match")

@@ -89,24 +89,11 @@ def _cursor(request) -> dict:
     return {"cursor": cursor} if cursor else {}
 
 
-def _served(row: StoredFile, *, download: bool) -> Served:
-    return Served(
-        key=row.key,
-        name=row.name,
-        size=row.size,
-        content_type=row.content_type,
-        etag=f'"{row.pk}"',
-        modified=row.created,
-        public=False,
-        download=download,
-    )
-
-
 @console_page
 def file_download(request, file_id: str):
     """The file itself, always as an attachment (the superuser sees every file)."""
     row = _attached(file_id)
-    return respond(request, _served(row, download=True))
+    return respond(request, Served.file(row, public=False, download=True))
 
 
 @console_page
@@ -117,20 +104,12 @@ def file_thumb(request, file_id: str):
     if row.content_type not in THUMBABLE_TYPES:
         raise Http404("Not an image.")
     try:
-        key, size, content_type = thumbnails.ensure(row, THUMB)
+        made = thumbnails.ensure(row, THUMB)
     except (ThumbError, OSError):
         raise Http404("No thumbnail for this image.") from None
-    served = Served(
-        key=key,
-        name=f"{THUMB}_{row.name}",
-        size=size,
-        content_type=content_type,
-        etag=f'"{row.pk}-{THUMB}"',
-        modified=row.created,
-        public=False,
-        download=False,
+    return respond(
+        request, Served.thumb(row, THUMB, made, public=False, download=False)
     )
-    return respond(request, served)
 
 
 urlpatterns = [

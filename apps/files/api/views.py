@@ -93,16 +93,7 @@ class FileView(APIView):
             return respond(request, _thumb(row, field, thumb, public, download))
         if thumb is not None and thumb not in field.options.get("thumbs", []):
             raise _thumb_not_allowed(field)
-        served = Served(
-            key=row.key,
-            name=row.name,
-            size=row.size,
-            content_type=row.content_type,
-            etag=f'"{row.pk}"',
-            modified=row.created,
-            public=public,
-            download=download,
-        )
+        served = Served.file(row, public=public, download=download)
         redirect = settings.BAAS_S3_REDIRECT_SIZE
         return respond(
             request,
@@ -134,21 +125,12 @@ def _thumb(row: StoredFile, field, thumb: str, public: bool, download: bool) -> 
     if thumb not in field.options.get("thumbs", []):
         raise _thumb_not_allowed(field)
     try:
-        key, size, content_type = thumbnails.ensure(row, thumb)
+        made = thumbnails.ensure(row, thumb)
     except ThumbError as exc:
         if exc.code == "image_too_large":
             raise PayloadTooLarge(exc.message, code=exc.code, param="thumb") from None
         raise InvalidInput(exc.message, code=exc.code, param="thumb") from None
-    return Served(
-        key=key,
-        name=f"{thumb}_{row.name}",
-        size=size,
-        content_type=content_type,
-        etag=f'"{row.pk}-{thumb}"',
-        modified=row.created,
-        public=public,
-        download=download,
-    )
+    return Served.thumb(row, thumb, made, public=public, download=download)
 
 
 class FileTokenView(APIView):
