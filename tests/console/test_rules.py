@@ -56,7 +56,9 @@ def world(console_api):
 def _wait_check(page, slot: str, valid: bool):
     """Wait for the check's answer and for rules.js to mark the textarea (on settle, after it)."""
     page.wait_for_selector(f'#{slot}-check[data-valid="{str(valid).lower()}"]')
-    marked = f'#{slot}[aria-invalid="true"]' if not valid else f"#{slot}:not([aria-invalid])"
+    marked = (
+        f'#{slot}[aria-invalid="true"]' if not valid else f"#{slot}:not([aria-invalid])"
+    )
     page.wait_for_selector(marked)
 
 
