@@ -10,8 +10,7 @@ Records are sent as they are now, like delta sync (apps.records.changes): severa
 of one record in a batch are one event. A delete carries the id alone and reaches those
 who could view the record just before it was deleted.
 
-Everything here runs in the hub's database thread (or, for what a writer sent, on its
-event loop: `plan`); nothing here touches sockets.
+Everything here runs in the hub's database thread; nothing here touches sockets.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import logging
 from dataclasses import dataclass, field
 
 import orjson
-from django.core.exceptions import SynchronousOnlyOperation
 
 from apps.collections.access import Access
 from apps.collections.dynamic import cache
@@ -150,15 +148,11 @@ _needs_query: dict[tuple, bool] = {}
 class _Collection:
     """What one batch needs of one collection: its spec, rows and tombstones."""
 
-    def __init__(
-        self, spec: CollectionSpec, events: list[Event], rows: dict | None = None
-    ) -> None:
+    def __init__(self, spec: CollectionSpec, events: list[Event]) -> None:
         self.spec = spec
         self.model = cache.model_for(spec)
-        if rows is None:
-            upserts = [e.record_id for e in events if e.action != "delete"]
-            rows = changelog.load_rows(spec, self.model, upserts)
-        self.rows = rows
+        upserts = [e.record_id for e in events if e.action != "delete"]
+        self.rows = changelog.load_rows(spec, self.model, upserts)
         self.many_names = [
             f.attname for f in spec.fields if get_type(f.type).is_many(f)
         ]
@@ -240,30 +234,10 @@ class _Viewer:
         return evaluate(parse(sub.filter), self.filter_resolver, self.access.ctx, row)
 
 
-def rows_sent(collection_id: str, entry: dict) -> tuple[CollectionSpec, dict] | None:
-    """A writer's rows of one collection (apps.realtime.bus), converted as load_rows
-    converts them, if this process has the spec they were read with; no database access."""
-    known = cache.known(collection_id, entry["stamp"])
-    if known is None:
-        return None
-    spec, model = known
-    rows = {}
-    for record_id, raw in entry["rows"].items():
-        row = changelog.row_from_raw(model, raw)
-        if row is None:
-            return None
-        rows[record_id] = row
-    return spec, rows
-
-
 def plan(
-    rows: list[tuple], groups: dict[str, list[Group]], sent: dict | None = None
+    rows: list[tuple], groups: dict[str, list[Group]]
 ) -> list[tuple[Subscription, bytes]]:
-    """The frames a batch of change rows sends, in log order: (subscription, frame).
-
-    `sent`: collection id -> (spec, rows by id) that a writer sent with the change rows
-    (apps.realtime.bus); planned on the event loop, where any database access raises
-    SynchronousOnlyOperation, which the hub takes as "read the log instead"."""
+    """The frames a batch of change rows sends, in log order: (subscription, frame)."""
     events = [e for e in collapse(rows) if e.collection_id in groups]
     if not events:
         return []
@@ -272,10 +246,6 @@ def plan(
         by_collection.setdefault(event.collection_id, []).append(event)
     data: dict[str, _Collection] = {}
     for collection_id, collection_events in by_collection.items():
-        if sent is not None:
-            spec, loaded = sent[collection_id]
-            data[collection_id] = _Collection(spec, collection_events, loaded)
-            continue
         try:
             spec = get_spec_by_id(collection_id)
         except NotFound:
@@ -327,8 +297,6 @@ def _frames(viewer: _Viewer, event: Event, token: str):
         try:
             if not viewer.matches(sub, event.record_id, row):
                 continue
-        except SynchronousOnlyOperation:
-            raise  # planned on the event loop: the hub reads the log instead
         except Exception:  # a filter that cannot be tested on this row: not a match
             log.debug("realtime filter failed", exc_info=True)
             continue

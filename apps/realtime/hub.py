@@ -29,7 +29,7 @@ from django.db import OperationalError, close_old_connections
 
 from apps.realtime import bus, presence, protocol
 from apps.realtime.auth import authenticate
-from apps.realtime.events import Group, Subscription, plan, rows_sent
+from apps.realtime.events import Group, Subscription, plan
 from apps.records import changelog
 
 log = logging.getLogger(__name__)
@@ -105,9 +105,6 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._started: asyncio.Future | None = None
         self._listener = None
-        self._reading = False
-        #: events sent from what writers sent, without reading the log (_deliver_sent)
-        self.sent_events = 0
         self.stopping = False
 
     # --- life ------------------------------------------------------------------------
@@ -168,9 +165,6 @@ class Hub:
     def receive(self, message: bytes) -> None:
         if message == bus.WAKE:
             self._wake.set()
-        elif message[:2] == bus.WAKE + b"{":
-            if not self._deliver_sent(message[1:]):
-                self._wake.set()
         elif message[:1] == bus.REVOKE:
             keys = set(orjson.loads(message[1:]))
             for conn in list(self.connections):
@@ -180,47 +174,6 @@ class Hub:
             origin, channel, frame = message[1:].split(b"\n", 2)
             if origin.decode() != self.proc:
                 self._deliver(channel.decode(), frame, None)
-
-    def _deliver_sent(self, payload: bytes) -> bool:
-        """A writer's committed change rows with the records' rows (bus._changes_message).
-        When they continue the cursor and planning them needs no query, their events go
-        out now, on the event loop, with no read of the log; False: read it instead."""
-        if self._reading or self._joins or self.cursor is None or self.cursor[0] != 0:
-            return False
-        try:
-            sent = orjson.loads(payload)
-            after = self.cursor[1]
-            changes = [c for c in sent["changes"] if c[0] > after]
-            if not changes:
-                return True  # read from the log already
-            if [c[0] for c in changes] != list(
-                range(after + 1, after + 1 + len(changes))
-            ):
-                return False  # another writer's changes come first
-            groups, rows = {}, {}
-            for collection_id in {c[1] for c in changes} & self.groups.keys():
-                entry = sent["records"].get(collection_id)
-                found = entry and rows_sent(collection_id, entry)
-                if not found:
-                    return False
-                rows[collection_id] = found
-                groups[collection_id] = [
-                    Group(g.actor, list(g.subs))
-                    for g in self.groups[collection_id].values()
-                ]
-            frames = plan([(0, *c) for c in changes], groups, rows)
-        except Exception:  # SynchronousOnlyOperation: something needs a query
-            log.debug("realtime: reading the log instead", exc_info=True)
-            return False
-        self.cursor = (0, changes[-1][0])
-        self._send(frames)
-        self.sent_events += len(frames)
-        return True
-
-    def _send(self, frames) -> None:
-        for sub, data in frames:
-            if sub.active:
-                sub.conn.send_event(data, sub)
 
     # --- channels ---------------------------------------------------------------------
     async def channel_join(self, sub: ChannelSub) -> list[str] | None:
@@ -327,24 +280,14 @@ class Hub:
                 del groups[sub.conn.identity.key]
                 if not groups:
                     del self.groups[sub.collection_id]
-                    self._advertise()
 
     def _enter(self, sub: Subscription) -> None:
         key = sub.conn.identity.key
-        first = sub.collection_id not in self.groups
         group = self.groups[sub.collection_id].get(key)
         if group is None:
             group = self.groups[sub.collection_id][key] = Group(sub.conn.identity.actor)
         group.actor = sub.conn.identity.actor  # the freshest copy of the account
         group.subs.append(sub)
-        if first:
-            self._advertise()
-
-    def _advertise(self) -> None:
-        """Tell writers which collections have subscribers here (bus.listened): they
-        send those changes with their rows."""
-        if self._listener is not None:
-            self._listener.advertise(sorted(self.groups))
 
     def reidentify(self, conn, old_key: str) -> None:
         """A connection authenticated again: its subscriptions move to the new identity
@@ -369,7 +312,6 @@ class Hub:
             except TimeoutError:
                 pass
             self._wake.clear()
-            self._reading = True  # what writers send waits for the log's turn
             try:
                 await self._step()
             except asyncio.CancelledError:
@@ -377,8 +319,6 @@ class Hub:
             except Exception:
                 log.exception("realtime: reading the change log failed")
                 await asyncio.sleep(POLL_SECONDS)
-            finally:
-                self._reading = False
 
     async def _step(self) -> None:
         joins, self._joins = self._joins, []
@@ -396,7 +336,9 @@ class Hub:
             }
             rows, cursor, frames = await self.run_db(_read_batch, self.cursor, groups)
             self.cursor = cursor
-            self._send(frames)
+            for sub, data in frames:
+                if sub.active:
+                    sub.conn.send_event(data, sub)
             if len(rows) < BATCH:
                 return
 
@@ -522,9 +464,6 @@ class _RedisListener:
                 except Exception:
                     pass
 
-    def advertise(self, collection_ids: list[str]) -> None:
-        pass  # with Redis, writers send the wake-up alone (bus.listened)
-
     async def close(self) -> None:
         if self.task is not None:
             self.task.cancel()
@@ -540,9 +479,8 @@ class _DatagramListener(asyncio.DatagramProtocol):
 
     async def start(self) -> None:
         bus.socket_dir().mkdir(parents=True, exist_ok=True)
-        for stale in (self.path, self.path.removesuffix(".sock") + ".listen"):
-            if os.path.exists(stale):
-                os.unlink(stale)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
         import socket
 
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -555,23 +493,13 @@ class _DatagramListener(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr) -> None:
         self.hub.receive(data)
 
-    def advertise(self, collection_ids: list[str]) -> None:
-        listen = self.path.removesuffix(".sock") + ".listen"
-        try:
-            with open(listen + ".tmp", "wb") as f:
-                f.write(orjson.dumps(collection_ids))
-            os.replace(listen + ".tmp", listen)
-        except OSError:
-            log.warning("realtime: could not write %s", listen, exc_info=True)
-
     async def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-        for path in (self.path, self.path.removesuffix(".sock") + ".listen"):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
 
 async def _listen(hub: Hub):

@@ -97,14 +97,13 @@ def _txid():
     return 0
 
 
-#: called (in the writing transaction) after changes are logged, with the collection and
-#: the `seq` of the first logged row where known (SQLite): realtime's wake-up
+#: called (in the writing transaction) after changes are logged: realtime's wake-up
 on_logged: list = []
 
 
-def _logged(spec: CollectionSpec, seq: int | None) -> None:
+def _logged() -> None:
     for callback in on_logged:
-        callback(spec, seq)
+        callback()
 
 
 _INSERT = (
@@ -122,8 +121,7 @@ def log_change(spec: CollectionSpec, record_id: str, op: str) -> None:
     created = now if postgres else connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(_INSERT.format(txid=txid), [spec.id, record_id, op, created])
-        seq = None if postgres else cursor.lastrowid
-    _logged(spec, seq)
+    _logged()
 
 
 def log_deletes(spec: CollectionSpec, model, pks: list[str]) -> None:
@@ -145,7 +143,7 @@ def log_deletes(spec: CollectionSpec, model, pks: list[str]) -> None:
         ],
         batch_size=CHUNK,
     )
-    _logged(spec, None)
+    _logged()
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -193,28 +191,6 @@ def load_rows(spec: CollectionSpec, model, pks: list[str]) -> dict[str, dict]:
             for source, target in pairs:
                 rows[source][field.attname].append(target)
     return rows
-
-
-def raw_row(spec: CollectionSpec, model, pk: str) -> list | None:
-    """load_rows' row of a record without multiple relations, as the database returns it
-    (before conversion): what a writer sends a realtime process (apps.realtime.bus)."""
-    plan = rows_plan(spec, model, 1)
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, (pk,))
-        found = cursor.fetchone()
-    return None if found is None else list(found)
-
-
-def row_from_raw(model, raw: list) -> dict | None:
-    """raw_row's values as load_rows gives them, converted by this process's compiled plan
-    (None before it has one: no database access here, it runs on an event loop)."""
-    plan = fast_read.cached(("rows", model, connection.vendor, 1))
-    if plan is None or len(raw) != len(plan.names):
-        return None
-    for i, convert in enumerate(plan.converters):
-        if convert is not None:
-            raw[i] = convert(raw[i])
-    return dict(zip(plan.names, raw, strict=True))
 
 
 def rows_plan(spec: CollectionSpec, model, size: int) -> fast_read.Plan:

@@ -1,15 +1,6 @@
 import pytest
 
-from apps.realtime import bus
 from tests.realtime.live import Loop, Socket, Stream
-
-
-@pytest.fixture(autouse=True)
-def writers_see_subscriptions_at_once(monkeypatch):
-    """Writers look for the collections a hub listens to on every commit, not once a
-    second: on SQLite the events of a write then go out from what the writer sent
-    (bus._changes_message), and every test here covers that path too."""
-    monkeypatch.setattr(bus, "LOOK_SECONDS", 0.0)
 
 
 @pytest.fixture

@@ -152,29 +152,6 @@ def spec_for(collection: Collection) -> CollectionSpec:
     return spec
 
 
-def stamp_key(spec: CollectionSpec) -> str:
-    """A spec's schema version and time of change as text, as a writer and a reader in
-    another process compare them (apps.realtime.bus); empty for a spec without one."""
-    if not spec.stamp:
-        return ""
-    version, updated = spec.stamp
-    return f"{version}/{updated.isoformat()}"
-
-
-def known(
-    collection_id: str, key: str
-) -> tuple[CollectionSpec, type[models.Model]] | None:
-    """The spec and model this process last built for a collection, if their stamp is
-    `key`; no database access (a realtime process's event loop calls it)."""
-    spec = _specs.get(collection_id)
-    if not key or spec is None or stamp_key(spec) != key:
-        return None
-    cached = _models.get(collection_id)
-    if cached is None or cached[0] != spec.stamp:
-        return None
-    return spec, cached[1]
-
-
 def model_for(spec: CollectionSpec) -> type[models.Model]:
     cached = _models.get(spec.id)
     if cached is not None and cached[0] == spec.stamp:
