@@ -22,7 +22,7 @@ from apps.collections.rule_fields import RecordResolver
 from apps.collections.services import collection_update, get_spec
 from apps.collections.spec import CollectionSpec
 from apps.core.exceptions import ApiError, InvalidInput, NotFound
-from apps.records.records import _fetch, record_get
+from apps.records.records import record_get, stored_row
 from apps.records.records_list import record_list
 from apps.rules.compiler import check
 from apps.rules.explain import Explanation, explain_text
@@ -391,7 +391,7 @@ def why(request, name: str):
         actor, action = _test_params(request)
         record_id = request.GET.get("record", "")
         access = _access(actor, spec, action)
-        row = _fetch(access.model(), spec, record_id)
+        row = stored_row(access.model(), spec, record_id)
         if action == "create":
             record = record_get(
                 actor=request.user, collection=spec.name, record_id=record_id

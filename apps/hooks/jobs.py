@@ -13,6 +13,7 @@ it would bury the runs people look for.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from celery import shared_task, signals
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from apps.core.exceptions import NotFound
 from apps.hooks.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,18 @@ def _summary(exc) -> str:
         f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
     )
     return text[:ERROR_LIMIT]
+
+
+#: a run's id is its Celery task id (a UUID; names of Celery's own form are accepted too)
+RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+
+
+def get_run(run_id: str) -> JobRun:
+    """One recorded run; NotFound for an id of another form or no run."""
+    run = JobRun.objects.filter(pk=run_id).first() if RUN_ID.fullmatch(run_id) else None
+    if run is None:
+        raise NotFound("No such job.")
+    return run
 
 
 def retry(run: JobRun) -> str:

@@ -20,7 +20,7 @@ from django_celery_beat.models import (
     PeriodicTask,
 )
 
-from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.exceptions import Conflict, InvalidInput, NotFound
 from apps.hooks import audit
 from apps.hooks.registry import parse_cron, registry
 
@@ -201,6 +201,18 @@ def _apply(task: PeriodicTask, data: dict, *, creating: bool) -> PeriodicTask:
             raise InvalidInput("enabled is true or false.", param="enabled")
         task.enabled = data["enabled"]
     task.save()
+    return task
+
+
+def get(schedule_id: str) -> PeriodicTask:
+    """One periodic task by its id; NotFound for an id of another form or no task."""
+    task = (
+        PeriodicTask.objects.filter(pk=int(schedule_id)).first()
+        if schedule_id.isdigit() and len(schedule_id) < 12
+        else None
+    )
+    if task is None:
+        raise NotFound("No such schedule.")
     return task
 
 

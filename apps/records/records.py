@@ -193,7 +193,7 @@ def _not_found() -> NotFound:
     return NotFound("The record does not exist.", code="record_not_found")
 
 
-def _fetch(model, spec: CollectionSpec, pk: str, *, lock: bool = False) -> dict:
+def stored_row(model, spec: CollectionSpec, pk: str, *, lock: bool = False) -> dict:
     """The stored row (attname -> value), multi relations included; 404 when absent."""
     if not valid_id(pk):  # e.g. NUL from the URL, which PostgreSQL refuses
         raise _not_found()
@@ -524,7 +524,7 @@ def _lock_for(access: Access, action: str, record_id: str) -> dict:
     """Lock and return the stored row if `action`'s rule allows it on that row: 404 if
     the caller cannot see the record at all, 403 if they can but may not act."""
     model = access.model()
-    row = _fetch(model, access.spec, record_id, lock=True)
+    row = stored_row(model, access.spec, record_id, lock=True)
     if _holds(model, record_id, access.rule(action)):
         return row
     if _holds(model, record_id, access.rule("view")):

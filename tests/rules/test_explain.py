@@ -8,7 +8,7 @@ import pytest
 from apps.collections.access import Access
 from apps.collections.rule_fields import RecordResolver
 from apps.collections.services import collection_create, get_spec
-from apps.records.records import _fetch, record_create
+from apps.records.records import record_create, stored_row
 from apps.rules.ast import And, Or
 from apps.rules.compiler import evaluate
 from apps.rules.explain import Explanation, explain, explain_text
@@ -94,7 +94,7 @@ class World:
         """(explanation, the real in-memory check) of `text` for one row and actor."""
         spec = get_spec("things")
         access = Access(actor, spec)
-        row = _fetch(access.model(), spec, self.rows[key])
+        row = stored_row(access.model(), spec, self.rows[key])
         resolver = RecordResolver(access, client=False)
         tree = explain_text(text, resolver, access.ctx, row)
         return tree, access.test(text, row)
@@ -196,7 +196,7 @@ def test_every_node_agrees_with_evaluate(world, text):
         for key in world.rows:
             spec = get_spec("things")
             access = Access(actor, spec)
-            row = _fetch(access.model(), spec, world.rows[key])
+            row = stored_row(access.model(), spec, world.rows[key])
             resolver = RecordResolver(access, client=False)
             expr = parse(text)
             tree = explain(expr, resolver, access.ctx, row)

@@ -3,7 +3,7 @@ which the in-memory evaluation (realtime fan-out, tombstones) is true.
 
 Random expressions over a collection with a field of every kind, tested against random
 rows stored through the record service and read back in the shape the services test
-rules on (`records._fetch`: attname -> value, multiple relations as id lists), for an
+rules on (`records.stored_row`: attname -> value, multiple relations as id lists), for an
 app user and for a guest, as rules (every field) and as client filters.
 """
 
@@ -20,7 +20,7 @@ from apps.collections.access import Access
 from apps.collections.dynamic import cache
 from apps.collections.rule_fields import RecordResolver
 from apps.collections.services import collection_create, collection_update, get_spec
-from apps.records.records import _fetch, record_create
+from apps.records.records import record_create, stored_row
 from apps.rules.compiler import RuleError, compile_q, evaluate
 from apps.rules.parser import RuleSyntaxError, parse
 from tests.conftest import shared_world
@@ -325,7 +325,7 @@ def agreement(
         ]
         if stamp is not None:
             model.objects.filter(pk__in=pks).update(created=stamp, updated=stamp)
-        stored = [_fetch(model, spec, pk) for pk in pks]
+        stored = [stored_row(model, spec, pk) for pk in pks]
         access = Access(actor, spec, body=body, method="POST")
         try:
             condition = compile_q(

@@ -21,7 +21,7 @@ from admin_ui.access import console_page
 from apps.core.exceptions import ApiError, InvalidInput
 from apps.core.paging import newest_first
 from apps.hooks import jobs, schedules
-from apps.hooks.api.jobs_views import TASK_NAME, _job, _schedule
+from apps.hooks.api.jobs_views import TASK_NAME
 from apps.hooks.models import JobRun
 
 STATE_BADGES = {
@@ -155,7 +155,7 @@ def job_list(request):
 @console_page
 def job_detail(request, job_id: str):
     try:
-        run = _job(job_id)
+        run = jobs.get_run(job_id)
     except ApiError as exc:
         return render(
             request,
@@ -179,7 +179,9 @@ def job_detail(request, job_id: str):
 @require_POST
 def job_retry(request, job_id: str):
     try:
-        new_id = jobs.retry_run(_job(job_id), actor=request.user, request=request)
+        new_id = jobs.retry_run(
+            jobs.get_run(job_id), actor=request.user, request=request
+        )
     except ApiError as exc:
         messages.error(request, str(exc))
         return redirect(reverse("console:job", args=[job_id]))
@@ -333,7 +335,7 @@ def schedule_create(request):
 
 def _found_schedule(request, schedule_id: str):
     try:
-        return _schedule(schedule_id), None
+        return schedules.get(schedule_id), None
     except ApiError as exc:
         response = render(
             request,
@@ -361,7 +363,7 @@ def schedule_edit(request, schedule_id: str):
     except ApiError as exc:
         return _schedule_form(
             request,
-            task=_schedule(schedule_id),
+            task=schedules.get(schedule_id),
             values=_form_values(item, request.POST),
             errors=form_errors(exc),
             status=exc.status,

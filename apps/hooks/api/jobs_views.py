@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.exceptions import InvalidInput
 from apps.core.paging import format_time, newest_first
 from apps.hooks import jobs, schedules
 from apps.hooks.models import JobRun
@@ -117,17 +117,6 @@ def render_job(run: JobRun, *, detail: bool = False) -> dict:
     return body
 
 
-def _job(job_id: str) -> JobRun:
-    run = (
-        JobRun.objects.filter(pk=job_id).first()
-        if TASK_NAME.fullmatch(job_id)
-        else None
-    )
-    if run is None:
-        raise NotFound("No such job.")
-    return run
-
-
 class JobsPermission:
     required_scope = "jobs"
 
@@ -178,7 +167,7 @@ class JobView(JobsPermission, APIView):
         responses={200: OpenApiResponse(JOB_DETAIL), **_errors(401, 403, 404)},
     )
     def get(self, request, job_id: str):
-        return Response(render_job(_job(job_id), detail=True))
+        return Response(render_job(jobs.get_run(job_id), detail=True))
 
 
 class JobRetryView(JobsPermission, APIView):
@@ -190,22 +179,11 @@ class JobRetryView(JobsPermission, APIView):
         responses={202: OpenApiResponse(JOB), **_errors(401, 403, 404, 409)},
     )
     def post(self, request, job_id: str):
-        run = _job(job_id)
+        run = jobs.get_run(job_id)
         new_id = jobs.retry_run(run, actor=request.user, request=request)
         new = JobRun.objects.filter(pk=new_id).first()
         body = render_job(new) if new else {"id": new_id, "retry_of": run.pk}
         return Response(body, status=202)
-
-
-def _schedule(schedule_id: str) -> PeriodicTask:
-    task = (
-        PeriodicTask.objects.filter(pk=int(schedule_id)).first()
-        if schedule_id.isdigit() and len(schedule_id) < 12
-        else None
-    )
-    if task is None:
-        raise NotFound("No such schedule.")
-    return task
 
 
 class ScheduleListView(JobsPermission, APIView):
@@ -255,7 +233,7 @@ class ScheduleView(JobsPermission, APIView):
         responses={200: OpenApiResponse(SCHEDULE), **_errors(401, 403, 404)},
     )
     def get(self, request, schedule_id: str):
-        return Response(schedules.render(_schedule(schedule_id)))
+        return Response(schedules.render(schedules.get(schedule_id)))
 
     @extend_schema(
         operation_id="schedules_update",
@@ -266,7 +244,7 @@ class ScheduleView(JobsPermission, APIView):
     )
     def patch(self, request, schedule_id: str):
         task = schedules.apply_changes(
-            _schedule(schedule_id),
+            schedules.get(schedule_id),
             request.data,
             creating=False,
             actor=request.user,
@@ -281,5 +259,7 @@ class ScheduleView(JobsPermission, APIView):
         responses={204: None, **_errors(401, 403, 404, 409)},
     )
     def delete(self, request, schedule_id: str):
-        schedules.delete(_schedule(schedule_id), actor=request.user, request=request)
+        schedules.delete(
+            schedules.get(schedule_id), actor=request.user, request=request
+        )
         return Response(status=204)
