@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .base import Outgoing, ProviderNotConfigured, Result, Target
+from .base import Outgoing, ProviderNotConfigured, Result, Target, retry_after_seconds
 
 DEFAULT_ENDPOINT = "https://api.push.apple.com"
 PAYLOAD_LIMIT = 4096
@@ -377,7 +376,7 @@ def _result(
     if status == 410 or (status == 400 and reason in INVALID_TOKEN_REASONS):
         return Result(delivery_id, "invalid_token", reason, provider_id)
     if status == 429 or status >= 500:
-        retry_after = _retry_after(headers.get("retry-after"))
+        retry_after = retry_after_seconds(headers.get("retry-after"))
         return Result(delivery_id, "retry", reason, provider_id, retry_after)
     return Result(delivery_id, "failed", reason, provider_id)
 
@@ -397,20 +396,6 @@ def _reason(response: httpx.Response) -> str:
     except (ValueError, AttributeError):
         return ""
     return reason if isinstance(reason, str) else ""
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _collapse_id(key: str) -> str:

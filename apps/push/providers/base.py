@@ -5,6 +5,8 @@ Celery tasks) and may send a batch concurrently inside; they never touch the dat
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -56,6 +58,22 @@ class Result:
     reason: str = ""  # the provider's error code and message, for failed and retry
     provider_id: str = ""  # FCM message name, apns-id, Web Push Location
     retry_after: float | None = None  # seconds, from the provider's Retry-After
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (delay-seconds or an HTTP-date); None if absent
+    or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class ProviderNotConfigured(Exception):

@@ -20,7 +20,6 @@ same session, URL, headers and error parsing.
 from __future__ import annotations
 
 import concurrent.futures
-import email.utils
 import functools
 import itertools
 import json
@@ -39,7 +38,7 @@ from google.auth.credentials import TokenState
 from google.auth.transport.requests import Request as AuthRequest
 from urllib3.util.retry import Retry
 
-from .base import Outgoing, ProviderNotConfigured, Result, Target
+from .base import Outgoing, ProviderNotConfigured, Result, Target, retry_after_seconds
 
 #: seconds for connecting to FCM, and for each read of its answer
 TIMEOUT = 30.0
@@ -268,23 +267,9 @@ def _error_result(target: Target, error: exceptions.FirebaseError) -> Result:
             target.delivery_id,
             "retry",
             reason=reason,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
         )
     return Result(target.delivery_id, "failed", reason=reason)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (it is either seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 # --- the message -------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import email.utils
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from apps.push.providers.base import (
     ProviderNotConfigured,
     Result,
     Target,
+    retry_after_seconds,
 )
 
 #: push services keep a message this long (4 weeks) when the message sets no ttl
@@ -322,23 +322,9 @@ def _result(delivery: int, status: int, headers, text: str) -> Result:
             delivery,
             "retry",
             detail,
-            retry_after=_retry_after(headers.get("Retry-After")),
+            retry_after=retry_after_seconds(headers.get("Retry-After")),
         )
     return Result(delivery, "failed", detail)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (delay-seconds or an HTTP-date), None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _charset(response: aiohttp.ClientResponse, body: bytes) -> str:
