@@ -6,6 +6,7 @@ Celery tasks) and may send a batch concurrently inside; they never touch the dat
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,20 +61,26 @@ class Result:
     retry_after: float | None = None  # seconds, from the provider's Retry-After
 
 
+#: the longest wait a provider's Retry-After may ask for
+MAX_RETRY_AFTER = 86400.0
+
+
 def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds (delay-seconds or an HTTP-date); None if absent
-    or unreadable."""
+    """A Retry-After header in seconds (delay-seconds or an HTTP-date), at most a day;
+    None if absent or unreadable."""
     if not value:
         return None
     try:
-        return max(0.0, float(value.strip()))
+        seconds = float(value.strip())
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 class ProviderNotConfigured(Exception):
