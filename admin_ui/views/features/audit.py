@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from admin_ui.access import console_page
-from admin_ui.views.features.jobs import form_errors, general_errors, pretty, when
+from admin_ui.views.forms import form_errors, general_errors, pretty, when
 from apps.core.exceptions import ApiError, InvalidInput, NotFound
 from apps.core.paging import newest_first
 from apps.hooks import audit

@@ -7,7 +7,6 @@ Reads and writes go through apps.hooks.jobs and apps.hooks.schedules, as /api/v1
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from django.contrib import messages
 from django.db import transaction
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django_celery_beat.models import PeriodicTask
 
 from admin_ui.access import console_page
+from admin_ui.views.forms import form_errors, general_errors, pretty, when
 from apps.core.exceptions import ApiError, InvalidInput
 from apps.core.paging import newest_first
 from apps.hooks import jobs, schedules
@@ -34,34 +34,6 @@ STATE_BADGES = {
 PAGE_SIZE = 25
 
 
-# --- shared by the ops pages (jobs, webhooks, audit) ----------------------------------
-
-
-def form_errors(exc: ApiError) -> dict[str, list[str]]:
-    """An ApiError's messages by the field they name ("" for the form as a whole)."""
-    found: dict[str, list[str]] = {}
-    for item in exc.errors:
-        found.setdefault(item.param or "", []).append(item.message)
-    return found
-
-
-def general_errors(errors: dict[str, list[str]], fields) -> list[str]:
-    """The messages no field of the form shows next to itself."""
-    return [m for name, items in errors.items() if name not in fields for m in items]
-
-
-def when(value) -> str:
-    """A datetime or an RFC 3339 text as `2026-05-01 12:00:03` (UTC), or ""."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def duration(start, end) -> str:
     if not start or not end:
         return ""
@@ -71,10 +43,6 @@ def duration(start, end) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min"
-
-
-def pretty(value, *, sort: bool = True) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=sort)
 
 
 # --- runs -------------------------------------------------------------------------------

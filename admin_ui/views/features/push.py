@@ -39,11 +39,6 @@ SEND_PARAMS = {
 }
 
 
-def _first_message(exc: ApiError) -> tuple[str | None, str]:
-    item = exc.errors[0] if exc.errors else None
-    return (item.param if item else None), (item.message if item else str(exc))
-
-
 def provider_state() -> list[dict]:
     """Whether each provider can be built from the settings, and why not."""
     found = []
@@ -108,7 +103,7 @@ def _messages_context(request, form=None, form_errors=None) -> dict:
         listed = messages.message_list(actor=request.user, params=params)
     except ApiError as exc:
         listed = {"items": [], "next_cursor": None}
-        error = _first_message(exc)[1]
+        error = exc.errors[0].message
     key, key_error = _vapid_key()
     return {
         "tabs": _tabs("messages"),
@@ -185,7 +180,7 @@ def push_send(request):
     except FormError as exc:
         errors, status = {exc.field: exc.message}, 400
     except ApiError as exc:
-        param, text = _first_message(exc)
+        param, text = exc.errors[0].param, exc.errors[0].message
         field = SEND_PARAMS.get(param or "")
         if field is None and (param or "").startswith("to"):
             field = "target"
@@ -217,7 +212,7 @@ def push_message(request, message_id: str):
             actor=request.user, message_id=message_id, params=params
         )
     except ApiError as exc:
-        context = {"tabs": _tabs("messages"), "error": _first_message(exc)[1]}
+        context = {"tabs": _tabs("messages"), "error": exc.errors[0].message}
         return render(request, "admin_ui/push/missing.html", context, status=exc.status)
     kind, target = next(iter(found["to"].items()))
     context = {
@@ -253,7 +248,7 @@ def push_cancel(request, message_id: str):
     try:
         messages.message_cancel(actor=request.user, message_id=message_id)
     except ApiError as exc:
-        flash.error(request, _first_message(exc)[1])
+        flash.error(request, exc.errors[0].message)
     else:
         flash.success(request, "Message cancelled.")
     return redirect("console:push-message", message_id=message_id)
@@ -282,7 +277,7 @@ def push_devices(request):
     try:
         page, next_cursor = newest_first(rows, "updated", params)
     except ApiError as exc:
-        page, next_cursor, error = [], None, _first_message(exc)[1]
+        page, next_cursor, error = [], None, exc.errors[0].message
     context = {
         "tabs": _tabs("devices"),
         "devices": page,
@@ -333,7 +328,7 @@ def push_topics(request):
                 request=request,
             )
         except ApiError as exc:
-            param, text = _first_message(exc)
+            param, text = exc.errors[0].param, exc.errors[0].message
             context = _topics_context(
                 request,
                 form=form,
@@ -361,7 +356,7 @@ def push_topic_update(request, name: str):
         context = _topics_context(
             request,
             edit_name=name,
-            edit_error=_first_message(exc)[1],
+            edit_error=exc.errors[0].message,
             edit_rule=request.POST.get("rule", ""),
         )
         return render(request, "admin_ui/push/topics.html", context, status=exc.status)
@@ -375,7 +370,7 @@ def push_topic_delete(request, name: str):
     try:
         topics.topic_delete(actor=request.user, name=name, request=request)
     except ApiError as exc:
-        flash.error(request, _first_message(exc)[1])
+        flash.error(request, exc.errors[0].message)
     else:
         flash.success(request, f"Topic rule {name} deleted.")
     return redirect("console:push-topics")

@@ -18,11 +18,6 @@ from apps.realtime import channels, hub, presence
 log = logging.getLogger(__name__)
 
 
-def _first(exc: ApiError) -> tuple[str | None, str]:
-    item = exc.errors[0] if exc.errors else None
-    return (item.param if item else None), (item.message if item else str(exc))
-
-
 def live_state() -> dict:
     """What is known here and now: this process's hub when it runs one (the
     single-process fallback, tests), else with Redis the realtime processes that
@@ -108,7 +103,7 @@ def realtime_page(request):
                 request=request,
             )
         except ApiError as exc:
-            param, text = _first(exc)
+            param, text = exc.errors[0].param, exc.errors[0].message
             errors = {FIELDS.get(param or "", "form"): text}
             context = _context(request, form=form, form_errors=errors)
             return render(
@@ -130,7 +125,7 @@ def channel_update(request, name: str):
             request=request,
         )
     except ApiError as exc:
-        context = _context(request, edit_name=name, edit_error=_first(exc)[1])
+        context = _context(request, edit_name=name, edit_error=exc.errors[0].message)
         return render(
             request, "admin_ui/realtime/index.html", context, status=exc.status
         )
@@ -144,7 +139,7 @@ def channel_delete(request, name: str):
     try:
         channels.channel_delete(actor=request.user, name=name, request=request)
     except ApiError as exc:
-        flash.error(request, _first(exc)[1])
+        flash.error(request, exc.errors[0].message)
     else:
         flash.success(request, f"Channel {name} deleted.")
     return redirect("console:realtime")

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from admin_ui.access import console_page
-from admin_ui.views.features.jobs import form_errors, general_errors, pretty, when
+from admin_ui.views.forms import form_errors, general_errors, pretty, when
 from apps.core.exceptions import ApiError
 from apps.hooks import webhook_service as service
 
