@@ -67,13 +67,23 @@ def fresh_postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+#: Redis database numbers held by servers alive now (one test process per profile)
+_redis_databases_in_use: set[int] = set()
+
+
 @contextmanager
 def fresh_redis_database() -> Iterator[str]:
-    """The profile's Redis server with a database number of our own (flushed before and after)."""
+    """The profile's Redis server with a database number of our own (flushed before and
+    after). Never one a live server holds: two servers on one database would run each
+    other's Celery tasks (the console's session-long server took the auth tests' mail)."""
     import redis
 
+    free = sorted(set(range(1, 16)) - _redis_databases_in_use)
+    assert free, "every Redis database (1-15) is held by a live test server"
+    number = secrets.choice(free)
+    _redis_databases_in_use.add(number)
     parts = urlsplit(os.environ["BAAS_REDIS_URL"])
-    url = urlunsplit(parts._replace(path=f"/{secrets.choice(range(1, 16))}"))
+    url = urlunsplit(parts._replace(path=f"/{number}"))
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:
@@ -81,6 +91,7 @@ def fresh_redis_database() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+        _redis_databases_in_use.discard(number)
 
 
 @contextmanager
