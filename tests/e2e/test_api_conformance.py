@@ -99,25 +99,34 @@ def served(tmp_path_factory):
         server.kill()
 
 
+TOOL_CRASH = "AST constructor recursion depth mismatch"
+
+
 def schemathesis(served, token: str, user_token: str, *args: str) -> tuple[int, int]:
     """Run schemathesis on the document `token` is shown; assert it found nothing.
     Returns (operations selected, operations in the document)."""
     server, _, _, data_dir = served
-    run = subprocess.run(
-        [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run"]
-        + [f"{server.url}/api/v1/openapi.json", "--output-truncate", "true", *args],
-        cwd=data_dir,  # (nothing written into the repository)
-        env={
-            **os.environ,
-            "BAAS_CONFORMANCE_TOKEN": token,
-            "BAAS_CONFORMANCE_USER_TOKEN": user_token,
-        },
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=RUN_TIMEOUT,
-    )
-    output = run.stdout + run.stderr
+    for _ in range(2):
+        run = subprocess.run(
+            [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run"]
+            + [f"{server.url}/api/v1/openapi.json", "--output-truncate", "true", *args],
+            cwd=data_dir,  # (nothing written into the repository)
+            env={
+                **os.environ,
+                "BAAS_CONFORMANCE_TOKEN": token,
+                "BAAS_CONFORMANCE_USER_TOKEN": user_token,
+            },
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=RUN_TIMEOUT,
+        )
+        output = run.stdout + run.stderr
+        # CPython 3.11.7's ast module can fail in the tool's own process (hypothesis
+        # parsing its source: python/cpython#106905, fixed in 3.11.9); that run tested
+        # nothing, so it runs once more. Anything else it reports stands.
+        if TOOL_CRASH not in output:
+            break
     # What schemathesis found first (CI keeps only the start of a long message).
     found = output[output.find("FAILURES") :] if "FAILURES" in output else output
     assert run.returncode == 0, f"{found[:6000]}\n{server.logs(2000)}"
